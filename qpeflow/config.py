@@ -58,6 +58,8 @@ class PrepareConfig:
     patches_per_frame: int = 8
     time_tolerance_minutes: float = 5.0  # pairs: satellite slot vs radar time
     parallax_correction: bool = False
+    min_coverage: float = 0.5  # patches with less radar coverage are dropped
+    radar_families: tuple[str, ...] = ("knmi", "mch", "fmi", "bom")  # --source radar
 
 
 @dataclass(frozen=True)

@@ -48,3 +48,46 @@ def missing_reason(relative: str | Path) -> str | None:
     except QpeflowError as exc:
         return str(exc)
     return None
+
+
+#: Public raw-file base URL of the pysteps example data (same relative layout as QPEFLOW_DATA).
+BASE_URL = "https://raw.githubusercontent.com/pySTEPS/pysteps-data/master/"
+
+
+def registry() -> dict[str, str]:
+    """Relative path -> sha256 of every fetchable sample file (see :mod:`qpeflow.datasets_registry`)."""
+    from qpeflow.datasets_registry import REGISTRY
+
+    return REGISTRY
+
+
+def fetch(names: list[str] | None = None, base_url: str | None = None) -> list[Path]:
+    """Download sample files (default: all of :func:`registry`) into :func:`data_root`.
+
+    Files already present with the right checksum are not downloaded again.
+
+    Raises:
+        QpeflowError: an unknown name, or a file that cannot be downloaded (no
+            network): the message names the file and how to provide it by hand.
+    """
+    import pooch
+
+    reg = registry()
+    wanted = list(reg) if names is None else list(names)
+    unknown = [n for n in wanted if n not in reg]
+    if unknown:
+        raise QpeflowError(f"{unknown[0]}: not a known sample file (see qpeflow.datasets_registry)")
+    url = base_url or BASE_URL
+    store = pooch.create(path=data_root(), base_url=url, registry={n: f"sha256:{reg[n]}" for n in wanted},
+                         retry_if_failed=0)
+    paths = []
+    for name in wanted:
+        try:
+            paths.append(Path(store.fetch(name, progressbar=False)))
+        except Exception as exc:  # requests/pooch raise many kinds offline
+            raise QpeflowError(
+                f"{data_root() / name}: sample file missing and could not be downloaded from "
+                f"{url}{name} ({type(exc).__name__}). Copy it there by hand (from a clone of "
+                f"https://github.com/pySTEPS/pysteps-data) or set {ENV_VAR} to a folder that has it."
+            ) from exc
+    return paths

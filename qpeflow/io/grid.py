@@ -80,7 +80,11 @@ class Grid:
     @property
     def crs_name(self) -> str:
         """Short CRS name, e.g. ``"laea"``, ``"geos"``, ``"stere"``, ``"aea"``."""
-        proj = self._pyproj_crs.to_dict().get("proj")
+        import warnings
+
+        with warnings.catch_warnings():  # to_dict() warns that it drops datum details; we want only 'proj'
+            warnings.simplefilter("ignore", UserWarning)
+            proj = self._pyproj_crs.to_dict().get("proj")
         return str(proj) if proj else self._pyproj_crs.name
 
     def lonlat(self) -> tuple[np.ndarray, np.ndarray]:

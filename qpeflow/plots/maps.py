@@ -1,0 +1,165 @@
+"""Quick-look maps: arrays in, matplotlib Figure out (no score is computed here).
+
+- rain rate (mm/h) on a log colour scale 0.1-100 mm/h; < 0.1 mm/h white; no
+  radar coverage (NaN) light grey;
+- brightness temperature (K) on a reversed grey scale (cold cloud tops white,
+  warm surface dark), NaN (space, no data) in pale blue;
+- a lon/lat graticule drawn from the grid's own coordinates (pyproj), since
+  cartopy's coastlines need a download.
+
+Images are drawn in the grid's projected coordinates (km), north up.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # only for hints: plots reads Fields, it does not import the readers
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from qpeflow.io.field import Field
+    from qpeflow.io.grid import Grid
+
+RAIN_RANGE = (0.1, 100.0)  # mm/h
+NO_COVERAGE = "#d0d0d0"
+SPACE = "#c9d6e8"
+
+
+def _graticule_step(span_deg: float) -> float:
+    for step in (1.0, 2.0, 5.0, 10.0, 20.0):
+        if span_deg / step <= 8:
+            return step
+    return 30.0
+
+
+def draw_graticule(ax: Axes, grid: Grid, max_points: int = 300, color: str = "k") -> None:
+    """Lon/lat lines (labelled contours) over an image drawn in ``grid`` km coordinates."""
+    import dataclasses
+
+    step = max(1, int(np.ceil(max(grid.shape) / max_points)))
+    ny, nx = -(-grid.shape[0] // step), -(-grid.shape[1] // step)
+    coarse = dataclasses.replace(grid, dx=grid.dx * step, dy=grid.dy * step, shape=(ny, nx))
+    lon, lat = coarse.lonlat()
+    if not np.isfinite(lon).any():
+        return
+    xk, yk = coarse.x / 1000.0, coarse.y / 1000.0
+    for values in (lon, lat):
+        lo, hi = np.nanmin(values), np.nanmax(values)
+        d = _graticule_step(hi - lo)
+        levels = np.arange(np.floor(lo / d) * d, hi + d, d)
+        if levels.size < 2:
+            continue
+        cs = ax.contour(xk, yk, np.ma.masked_invalid(values), levels=levels, colors=color, linestyles="solid",
+                        linewidths=0.5, alpha=0.7)
+        ax.clabel(cs, fontsize=6, fmt="%g°")
+
+
+def _axes_extent(grid: Grid | None, shape: tuple[int, int]) -> tuple[float, float, float, float] | None:
+    if grid is None:
+        return None
+    xmin, ymin, xmax, ymax = grid.extent
+    return (xmin / 1000.0, xmax / 1000.0, ymin / 1000.0, ymax / 1000.0)
+
+
+def _figure(shape: tuple[int, int]) -> tuple[Figure, Axes]:
+    from matplotlib.figure import Figure
+
+    ny, nx = shape
+    width = 8.0
+    fig = Figure(figsize=(width, max(3.0, min(12.0, width * ny / nx * 0.9 + 0.6))))
+    return fig, fig.add_subplot(1, 1, 1)
+
+
+def rain_map(rain: np.ndarray, grid: Grid | None = None, title: str = "") -> Figure:
+    """Rain rate (ny, nx) mm/h, NaN = no coverage -> Figure with a log colour bar."""
+    import matplotlib as mpl
+    from matplotlib.colors import LogNorm
+
+    data = np.asarray(rain, dtype=np.float32)
+    shown = np.ma.masked_invalid(np.where(np.isfinite(data), np.maximum(data, 1e-3), np.nan))
+    cmap = mpl.colormaps["turbo"].with_extremes(under="white", bad=NO_COVERAGE)
+    fig, ax = _figure(data.shape)
+    im = ax.imshow(shown, cmap=cmap, norm=LogNorm(*RAIN_RANGE), origin="upper",
+                   extent=_axes_extent(grid, data.shape), interpolation="nearest")
+    fig.colorbar(im, ax=ax, extend="both", shrink=0.8, label="rain rate (mm/h); white < 0.1, grey = no coverage")
+    _finish(ax, grid, title)
+    return fig
+
+
+def bt_map(bt: np.ndarray, grid: Grid | None = None, title: str = "",
+           vrange: tuple[float, float] | None = None) -> Figure:
+    """Brightness temperature (ny, nx) K -> Figure, cold = white (reversed grey)."""
+    return scalar_map(bt, grid, title, vrange, cmap="Greys", label="brightness temperature (K)")
+
+
+def scalar_map(values: np.ndarray, grid: Grid | None = None, title: str = "",
+               vrange: tuple[float, float] | None = None, cmap: str = "gray", label: str = "") -> Figure:
+    """Any scalar (ny, nx) on a grey scale (0.5-99.5 percentile range by default), NaN pale blue."""
+    import matplotlib as mpl
+
+    data = np.asarray(values, dtype=np.float32)
+    if vrange is None:
+        finite = data[np.isfinite(data)]
+        vrange = (float(np.percentile(finite, 0.5)), float(np.percentile(finite, 99.5))) if finite.size else (0, 1)
+    colours = mpl.colormaps[cmap].with_extremes(bad=SPACE)  # "Greys": low (cold) -> white, high -> black
+    fig, ax = _figure(data.shape)
+    im = ax.imshow(np.ma.masked_invalid(data), cmap=colours, vmin=vrange[0], vmax=vrange[1], origin="upper",
+                   extent=_axes_extent(grid, data.shape), interpolation="nearest")
+    fig.colorbar(im, ax=ax, shrink=0.8, label=label)
+    _finish(ax, grid, title, color="tab:orange")
+    return fig
+
+
+def _finish(ax: Axes, grid: Grid | None, title: str, color: str = "k") -> None:
+    if grid is not None:
+        draw_graticule(ax, grid, color=color)
+        ax.set_xlabel("x (km)")
+        ax.set_ylabel("y (km)")
+    ax.set_title(title, fontsize=9)
+    ax.figure.tight_layout()
+
+
+def quicklook(field: Field | np.ndarray, title: str | None = None, path: str | os.PathLike[str] | None = None,
+              **kwargs: Any) -> Figure:
+    """A rain or BT map of a Field (chosen by its quantity) or of a bare rain array (mm/h).
+
+    With ``path`` the figure is also written there (atomically, see :func:`save_figure`).
+    """
+    if isinstance(field, np.ndarray):
+        fig = rain_map(field, None, title or "")
+    else:
+        if title is None:
+            title = f"{field.name} {field.quantity} ({field.units})  {field.valid_time} UTC\n{Path(field.source).name}"
+        if field.quantity == "rain_rate":
+            fig = rain_map(field.data, field.grid, title)
+        elif field.quantity == "brightness_temperature":
+            fig = bt_map(field.data, field.grid, title, **kwargs)
+        else:  # reflectance or any other scalar: bright = white
+            fig = scalar_map(field.data, field.grid, title, label=f"{field.quantity} ({field.units})", **kwargs)
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 110) -> Path:
+    """Write ``fig`` atomically (temp file in the same folder, then os.replace); returns the path."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=out.suffix or ".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=dpi)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return out

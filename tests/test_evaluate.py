@@ -1,0 +1,182 @@
+"""qpeflow evaluate: scores files from synthetic predictions, their ranking, baselines, bad input, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from predictions_fixture import make_predictions
+
+from qpeflow.cli import main
+from qpeflow.config import EvalConfig
+from qpeflow.errors import QpeflowError
+from qpeflow.evaluate import evaluate, evaluate_baselines
+
+REQUIRED_BOTH_VIEWS = ("pod", "far", "csi", "hss", "ets", "bias", "fss", "mae", "rmse", "me", "pearson", "spearman",
+                       "mae_log", "rmse_log", "pearson_log")
+REQUIRED_OTHER = ("w1_log", "p95_ratio", "p99_ratio", "p999_ratio", "max_ratio", "wet_fraction_ratio", "std_ratio",
+                  "rapsd_small_scale_ratio", "crps", "rank_flatness", "spread_skill", "brier", "member_fss",
+                  "centroid_spread", "nfe", "seconds_per_field")
+CURVES = {"csi_vs_threshold": {"member1", "ensemble_mean"}, "bias_vs_threshold": {"member1", "ensemble_mean"},
+          "fss_vs_scale_1": {"member1", "ensemble_mean"}, "fss_vs_scale_5": {"member1", "ensemble_mean"},
+          "fss_vs_scale_10": {"member1", "ensemble_mean"}, "rapsd": {"truth", "prediction"}, "rapsd_ratio": {"ratio"},
+          "histogram": {"truth", "prediction"}, "qq": {"truth", "prediction"}, "rank_histogram": {"frequency"},
+          "spread_skill": {"rmse"}, "reliability_1": {"observed_frequency", "count"},
+          "reliability_5": {"observed_frequency", "count"}}
+
+
+def strict_load(path: Path) -> dict:
+    def no_constant(name: str) -> None:
+        raise AssertionError(f"{path} holds {name}")
+
+    return json.loads(path.read_text(), parse_constant=no_constant)
+
+
+def value(doc: dict, name: str, on: str | None = None, threshold: float | None = None, scale: int | None = None):
+    hits = [s for s in doc["scalars"] if s["name"] == name and (on is None or s["on"] == on)
+            and s["threshold"] == threshold and s["scale"] == scale]
+    assert len(hits) == 1, (name, on, threshold, scale, len(hits))
+    return hits[0]["value"]
+
+
+@pytest.fixture(scope="module")
+def three(tmp_path_factory) -> dict[str, dict]:
+    root = tmp_path_factory.mktemp("evaluate")
+    docs = {}
+    for kind in ("perfect", "smooth", "shifted"):
+        pred = make_predictions(root / f"{kind}.nc", kind, n_time=10, members=3, size=48, seed=1)
+        docs[kind] = strict_load(evaluate(pred, root / "scores", EvalConfig(), chunk=4))
+    docs.update({k: strict_load(p) for k, p in evaluate_baselines(root / "perfect.nc", root / "scores").items()})
+    return docs
+
+
+def test_scores_file_follows_the_contract(three):
+    doc = three["shifted"]
+    meta = doc["meta"]
+    assert meta["name"] == "shifted" and meta["members"] == 3 and meta["n_fields"] == 10 and meta["nfe"] == 1
+    assert meta["events"] == ["ev0", "ev1"] and meta["infrared"] == "simulated" and Path(meta["predictions"]).is_absolute()
+    assert meta["seconds_per_field"] == pytest.approx(1.5 / 10) and meta["seconds_per_member"] == pytest.approx(0.05)
+    names = {(s["name"], s["on"]) for s in doc["scalars"]}
+    for name in REQUIRED_BOTH_VIEWS:
+        assert {(name, "member1"), (name, "ensemble_mean")} <= names, name
+    assert {n for n, _ in names} >= set(REQUIRED_OTHER)
+    assert len([s for s in doc["scalars"] if s["name"] == "fss" and s["on"] == "member1"]) == 21
+    assert len([s for s in doc["scalars"] if s["name"] == "pod" and s["on"] == "ensemble_mean"]) == 7
+    for s in doc["scalars"]:
+        assert s["definition"] and (s["value"] is not None or s["reason"]), s
+    for name, series in CURVES.items():
+        curve = doc["curves"][name]
+        assert series <= set(curve["series"]) and curve["definition"] and curve["x_label"]
+        assert all(len(v) == len(curve["x"]) for v in curve["series"].values())
+
+
+def test_ranking_of_perfect_smooth_shifted(three):
+    p, sm, sh = three["perfect"], three["smooth"], three["shifted"]
+    assert value(p, "mae", "member1") == 0.0 and value(p, "csi", "member1", 1.0) == 1.0
+    assert value(p, "crps") == pytest.approx(0.0, abs=1e-9) and value(p, "fss", "member1", 5.0, 8) == pytest.approx(1.0)
+    assert value(sm, "mae", "member1") < value(sh, "mae", "member1")
+    assert value(sm, "p99_ratio") < min(value(sh, "p99_ratio"), value(p, "p99_ratio"))
+    assert value(sm, "rapsd_small_scale_ratio") < min(value(sh, "rapsd_small_scale_ratio"), 0.5)
+    assert value(sh, "csi", "member1", 1.0) < min(value(sm, "csi", "member1", 1.0), value(p, "csi", "member1", 1.0))
+    assert value(sh, "member_fss", threshold=5.0, scale=8) < min(value(sm, "member_fss", threshold=5.0, scale=8), 0.9)
+    assert value(sh, "centroid_spread", threshold=5.0) > 2.0 and value(p, "centroid_spread", threshold=5.0) == 0.0
+
+
+def test_baselines_are_one_member_predictions(three):
+    for name in ("gpi", "autoestimator"):
+        doc = three[name]
+        assert doc["meta"]["members"] == 1 and doc["meta"]["method"] == name and doc["meta"]["nfe"] is None
+        assert value(doc, "crps") == pytest.approx(value(doc, "mae", "member1"), rel=1e-9)
+        assert value(doc, "spread_skill") is None
+        assert 0.0 < value(doc, "csi", "member1", 1.0) < 1.0
+    assert value(three["gpi"], "max_ratio") == pytest.approx(3.0 / max(three["perfect"]["curves"]["qq"]["series"]["truth"]), rel=0.5)
+
+
+def test_chunking_does_not_change_the_scores(tmp_path):
+    pred = make_predictions(tmp_path / "noisy.nc", "noisy", n_time=6, members=3, size=32)
+    a = strict_load(evaluate(pred, tmp_path / "a", chunk=6))
+    b = strict_load(evaluate(pred, tmp_path / "b", chunk=2))
+    for sa, sb in zip(a["scalars"], b["scalars"]):
+        assert sa["name"] == sb["name"]
+        if sa["name"] not in ("rank_flatness",) and sa["value"] is not None:  # rank ties are broken at random
+            assert sb["value"] == pytest.approx(sa["value"], rel=1e-9, abs=1e-12), sa["name"]
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_zero_rain_truth_gives_null_with_reasons(tmp_path):
+    src = make_predictions(tmp_path / "p.nc", "noisy", n_time=3, members=2, size=32)
+    ds = xr.load_dataset(src)
+    ds["truth"] = ds["truth"] * 0.0
+    ds.to_netcdf(tmp_path / "dry.nc")
+    doc = strict_load(evaluate(tmp_path / "dry.nc", tmp_path / "scores"))
+    pod = [s for s in doc["scalars"] if s["name"] == "pod"]
+    assert all(s["value"] is None and "no observed pixel" in s["reason"] for s in pod)
+    assert value(doc, "p99_ratio") is None and value(doc, "mae", "member1") > 0
+
+
+def modified(tmp_path: Path, name: str, change) -> Path:
+    ds = xr.load_dataset(make_predictions(tmp_path / "base.nc", "smooth", n_time=3, members=2, size=16))
+    ds = change(ds)
+    out = tmp_path / name
+    ds.to_netcdf(out)
+    return out
+
+
+BAD = {
+    "no_rain_rate.nc": (lambda ds: ds.drop_vars("rain_rate"), "no 'rain_rate'"),
+    "no_truth.nc": (lambda ds: ds.drop_vars("truth"), "without the truth"),
+    "no_member.nc": (lambda ds: ds.assign(rain_rate=ds["rain_rate"].isel(member=0)), "no 'member' dimension"),
+    "truth_nan.nc": (lambda ds: ds.assign(truth=ds["truth"] * np.nan), "NaN or masked at every pixel"),
+    "member_nan.nc": (lambda ds: ds.assign(rain_rate=ds["rain_rate"].where(ds["member"] == 0)), "member 1 at time index 0 is NaN"),
+    "truth_grid.nc": (lambda ds: ds.assign(truth=ds["truth"].rename(y="yy")), "'truth' has dimensions"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_predictions_name_the_file(tmp_path, name):
+    change, message = BAD[name]
+    path = modified(tmp_path, name, change)
+    with pytest.raises(QpeflowError, match=message) as err:
+        evaluate(path, tmp_path / "scores")
+    assert str(path) in str(err.value)
+    assert not (tmp_path / "scores" / f"{path.stem}.json").exists()
+
+
+def test_separate_truth_file_must_share_grid_and_times(tmp_path):
+    pred = make_predictions(tmp_path / "pred.nc", "smooth", n_time=4, members=2, size=16)
+    other_size = make_predictions(tmp_path / "big.nc", "perfect", n_time=4, members=1, size=20)
+    with pytest.raises(QpeflowError, match="grids or times differ") as err:
+        evaluate(pred, tmp_path / "s", truth_path=other_size)
+    assert str(other_size) in str(err.value)
+    ds = xr.load_dataset(pred)
+    ds["valid_time"] = ds["valid_time"] + np.timedelta64(1, "h")
+    ds.to_netcdf(tmp_path / "later.nc")
+    with pytest.raises(QpeflowError, match="times differ"):
+        evaluate(pred, tmp_path / "s", truth_path=tmp_path / "later.nc")
+    assert evaluate(pred, tmp_path / "s", truth_path=pred).is_file()
+
+
+def test_missing_file_not_netcdf_and_no_ir(tmp_path):
+    with pytest.raises(QpeflowError, match="not found"):
+        evaluate(tmp_path / "nope.nc", tmp_path)
+    (tmp_path / "junk.nc").write_text("not a netCDF file")
+    with pytest.raises(QpeflowError, match="cannot read") as err:
+        evaluate(tmp_path / "junk.nc", tmp_path)
+    assert "junk.nc" in str(err.value)
+    no_ir = modified(tmp_path, "no_ir.nc", lambda ds: ds.drop_vars("ir_108"))
+    with pytest.raises(QpeflowError, match="ir_108"):
+        evaluate_baselines(no_ir, tmp_path / "scores")
+
+
+def test_cli_evaluate_with_baselines_and_bad_input(tmp_path, capsys):
+    a = make_predictions(tmp_path / "a.nc", "smooth", n_time=3, members=2, size=16)
+    b = make_predictions(tmp_path / "b.nc", "shifted", n_time=3, members=2, size=16)
+    assert main(["evaluate", str(a), str(b), "-o", str(tmp_path / "scores"), "--baselines"]) == 0
+    assert sorted(p.name for p in (tmp_path / "scores").glob("*.json")) == ["a.json", "autoestimator.json", "b.json", "gpi.json"]
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "missing.nc"), "-o", str(tmp_path / "scores")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("qpeflow: error:") and "missing.nc" in err and len(err.splitlines()) == 1
