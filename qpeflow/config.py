@@ -60,6 +60,7 @@ class PrepareConfig:
     parallax_correction: bool = False
     min_coverage: float = 0.5  # patches with less radar coverage are dropped
     radar_families: tuple[str, ...] = ("knmi", "mch", "fmi", "bom")  # --source radar
+    opera_ir_draws: int = 3  # --source opera: independent simulator-parameter draws of the one event
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ satellite files and pick the slots ``t0 + time_in`` the model was trained on
 file, raised before anything is written) -> choose the target grid and coarsen
 it to the training resolution (:mod:`qpeflow.io.target_grid`) -> regrid every
 channel of every slot to it -> normalise with the checkpoint's statistics,
-z = (BT - ir_mean[c]) / ir_std[c] -> estimate member by member over overlapping
-tiles (:mod:`qpeflow.tiled_net`, :func:`qpeflow.tiling.estimate_tiled`) -> CF-1.8 netCDF written
-atomically (:mod:`qpeflow.rain_netcdf`) and an optional PNG quick-look.
+z = (BT - ir_mean[c]) / ir_std[c] -> estimate member by member, every network
+call over overlapping tiles (:mod:`qpeflow.tiled_net`) -> CF-1.8 netCDF written
+atomically (:mod:`qpeflow.rain_netcdf`) and an optional PNG quick-look
+(:mod:`qpeflow.estimate_plot`).
 
 Member m samples the whole domain from ``torch.Generator().manual_seed(seed + m)``
 (reproducible); the sampler's state and noise are full-domain fields and only
@@ -33,9 +34,9 @@ from tqdm.auto import tqdm
 from qpeflow.errors import QpeflowError
 from qpeflow.io.field import Field
 from qpeflow.io.grid import Grid
-from qpeflow.rain_netcdf import RainMaps, write_rain_netcdf
 from qpeflow.io.sat_sequence import Frame, Reader, checked_sequence, platform_of, read_frames
 from qpeflow.io.target_grid import target_grid
+from qpeflow.rain_netcdf import RainMaps, write_rain_netcdf
 from qpeflow.tiled_net import TiledNet, Tiling, tiled_method
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class EstimateOptions:
     resolution_km: float | None = None  # None: the checkpoint's training resolution
     bbox: tuple[float, float, float, float] | None = None  # lon_min, lat_min, lon_max, lat_max
     tolerance_minutes: float = 2.0  # slot time vs t0 + time_in
+    valid_time: str | None = None  # t0, e.g. "2023-12-20T12:15"; None: the latest slot given
     device: str = "auto"
 
 
@@ -79,10 +81,21 @@ def _regrid(field: Field, grid: Grid) -> np.ndarray:
     return regrid(field, grid, method=method).data.astype(np.float32)
 
 
+def _parse_time(text: str | None) -> np.datetime64 | None:
+    if text is None:
+        return None
+    try:
+        return np.datetime64(text.rstrip("Z"), "s")
+    except ValueError:
+        raise QpeflowError(f"--time {text!r}: expected an ISO time such as 2023-12-20T12:15") from None
+
+
 def prepare_inputs(frames: Sequence[Frame], estimator: Any, options: EstimateOptions) -> Inputs:
     """Check the sequence against the checkpoint, choose the grid, regrid and normalise."""
     channels, time_in = list(estimator.channels), [int(t) for t in estimator.time_in]
-    chosen = checked_sequence(frames, channels, time_in, float(estimator.cadence_minutes), options.tolerance_minutes)
+    t0 = _parse_time(options.valid_time)
+    chosen = checked_sequence(frames, channels, time_in, float(estimator.cadence_minutes),
+                              options.tolerance_minutes, t0)
     last = chosen[-1].fields[channels[0]]
     resolution = options.resolution_km
     if resolution is None:
@@ -140,8 +153,7 @@ def provenance(checkpoint: str | Path, estimator: Any, inputs: Inputs, options: 
 
     train = dict(estimator.provenance)
     infrared = str(train.get("infrared", "unknown"))
-    cfg = getattr(estimator, "cfg", None)
-    method = getattr(getattr(cfg, "method", None), "kind", "unknown")
+    method = str(getattr(estimator, "label", "unknown"))  # unet | ddpm | cfm, "_residual" appended if so
     attrs: dict[str, Any] = {
         "source": "qpeflow estimate from Meteosat SEVIRI infrared", "method": method,
         "checkpoint": str(checkpoint), "checkpoint_sha256": _sha256(checkpoint),
@@ -153,7 +165,7 @@ def provenance(checkpoint: str | Path, estimator: Any, inputs: Inputs, options: 
         "input_files": [f for frame in inputs.frames for f in frame.files],
         "input_times": [str(frame.valid_time) for frame in inputs.frames],
         "platform": platform_of(next(iter(inputs.frames[-1].fields.values()))),
-        "resolution_m": float(inputs.grid.dx), "qpeflow_version": qpeflow_version(),
+        "resolution_m": float(inputs.grid.dx), **inputs.grid.to_attrs(), "qpeflow_version": qpeflow_version(),
         "history": f"{np.datetime64('now')}Z qpeflow estimate",
         "comment": "No radar truth exists for this scene: this is an estimate, not an observation.",
     }
@@ -194,7 +206,8 @@ def estimate_files(checkpoint: str | Path, sat_paths: Sequence[str | Path], out:
         from qpeflow.estimate_plot import write_quicklook
 
         write_quicklook(maps, png)
-    log.info("wrote %s: max %.1f mm/h, wet (>0.1 mm/h) fraction %.3f, NFE %d", path,
-             float(np.nanmax(rain)) if np.isfinite(rain).any() else float("nan"),
-             float(np.nanmean(rain > 0.1)), nfe)
+    finite = rain[np.isfinite(rain)]
+    log.info("wrote %s: max %.1f mm/h, wet (>0.1 mm/h) fraction %.3f, NFE %d, %.1f s per member", path,
+             float(finite.max()) if finite.size else float("nan"),
+             float((finite > 0.1).mean()) if finite.size else float("nan"), nfe, float(np.mean(seconds)))
     return path

@@ -3,7 +3,8 @@
 Arrays in, Figure out (:func:`plot_quicklook`); :func:`write_quicklook` saves it
 atomically. Rain uses a logarithmic 0.1-100 mm/h scale (below 0.1 mm/h white),
 no-data pixels are light grey, IR_108 is reversed grey (cold cloud tops white).
-Lon/lat lines (every 5 degrees) are drawn from the grid, no map data download.
+Lon/lat lines come from the grid (:func:`qpeflow.plots.maps.draw_graticule`,
+no map data download); axes are the grid's projected coordinates in km.
 The title says that no radar truth exists and, when so, that the model learnt
 from simulated infrared.
 """
@@ -20,23 +21,8 @@ import numpy as np
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 
+from qpeflow.plots.maps import NO_COVERAGE, RAIN_RANGE, draw_graticule
 from qpeflow.rain_netcdf import RainMaps
-
-RAIN_RANGE_MMH = (0.1, 100.0)
-NO_DATA_COLOUR = "#cfcfcf"
-
-
-def _graticule(ax, lon: np.ndarray, lat: np.ndarray, step: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    """Lon/lat contour lines every ``step`` degrees."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for values in (lon, lat):
-            if np.isfinite(values).sum() < 4:
-                continue
-            lo, hi = np.nanmin(values), np.nanmax(values)
-            levels = np.arange(np.ceil(lo / step) * step, hi + 1e-9, step)
-            if levels.size:
-                ax.contour(values, levels=levels, colors="0.35", linewidths=0.4, linestyles=":")
 
 
 def plot_quicklook(maps: RainMaps, threshold: float = 1.0) -> Figure:
@@ -54,19 +40,20 @@ def plot_quicklook(maps: RainMaps, threshold: float = 1.0) -> Figure:
     width = 3.6 * len(panels)
     fig = Figure(figsize=(width, max(2.5, 3.6 * ny / nx) + 1.2), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    lon, lat = maps.grid.lonlat()
+    xmin, ymin, xmax, ymax = (v / 1000.0 for v in maps.grid.extent)
     styles = {"ir": ("gray_r", Normalize(200, 300), None),
-              "rain": ("viridis", LogNorm(*RAIN_RANGE_MMH), "white"),
+              "rain": ("viridis", LogNorm(*RAIN_RANGE), "white"),
               "prob": ("magma_r", Normalize(0, 1), None)}
     for ax, (title, field, kind) in zip(axes, panels):
         cmap_name, norm, under = styles[kind]
-        cmap = mpl.colormaps[cmap_name].with_extremes(bad=NO_DATA_COLOUR, under=under)
+        cmap = mpl.colormaps[cmap_name].with_extremes(bad=NO_COVERAGE, under=under)
         shown = np.where(np.isfinite(field), np.maximum(field, 1e-3), np.nan) if kind == "rain" else field
-        im = ax.imshow(shown, cmap=cmap, norm=norm, interpolation="nearest")
-        _graticule(ax, lon, lat)
+        im = ax.imshow(shown, cmap=cmap, norm=norm, interpolation="nearest", extent=(xmin, xmax, ymin, ymax))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            draw_graticule(ax, maps.grid, color="0.3")
         ax.set_title(title, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.tick_params(labelsize=6)
         fig.colorbar(im, ax=ax, orientation="horizontal", shrink=0.8,
                      extend="min" if kind == "rain" else "neither")
     infrared = str(maps.attrs.get("infrared", ""))

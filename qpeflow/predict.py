@@ -118,8 +118,12 @@ def write_netcdf(ds: xr.Dataset, out: str | Path) -> Path:
 
 def predict(ckpt: str | Path, store: str | Path, split: str = "test", members: int | None = None,
             steps: int | None = None, seed: int = 0, sampler: str | None = None,
-            out: str | Path = "predictions.nc", batch_size: int = 32, device: str = "auto") -> PredictResult:
+            out: str | Path = "predictions.nc", batch_size: int = 32, device: str = "auto",
+            max_samples: int | None = None) -> PredictResult:
     """Estimate ``members`` fields for every sample of ``split`` and write the predictions file.
+
+    ``max_samples`` keeps at most that many samples, evenly spaced over the split
+    (same samples for every checkpoint, so files stay comparable).
 
     ``members``, ``steps`` and ``sampler`` left as None come from the checkpoint's
     ``sample`` config section (sampler ``""``: the method's default).
@@ -131,7 +135,7 @@ def predict(ckpt: str | Path, store: str | Path, split: str = "test", members: i
     if members < 1 or steps < 1 or batch_size < 1:
         raise QpeflowError(f"predict: members, steps and batch size must be >= 1 (got {members}, {steps}, {batch_size})")
     data = StoreDataset(store, replace(est.cfg.data, store=str(store)), split, crop=False,
-                        ir_stats=(est.ir_mean, est.ir_std))
+                        ir_stats=(est.ir_mean, est.ir_std)).thin(max_samples)
     rain, nfe, seconds = _run_members(est, data, members, steps, seed, sampler, batch_size)
     attrs = {
         "Conventions": "CF-1.8", "title": f"qpeflow {est.label} rain-rate estimates",

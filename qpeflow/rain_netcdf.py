@@ -88,12 +88,8 @@ def _projection_coords(grid: Grid, cf: Mapping[str, Any]) -> dict[str, xr.Variab
             "y": xr.Variable("y", grid.y, {"standard_name": "projection_y_coordinate", "units": "m", "axis": "Y"})}
 
 
-def to_dataset(maps: RainMaps, thresholds: tuple[float, ...] = THRESHOLDS_MMH) -> xr.Dataset:
-    """Build the CF dataset of :class:`RainMaps` (layout in the module docstring)."""
-    import pyproj
-
-    cf = pyproj.CRS.from_user_input(maps.grid.crs).to_cf()
-    lon, lat = maps.grid.lonlat()
+def _data_vars(maps: RainMaps, thresholds: tuple[float, ...], cf: dict[str, Any]) -> dict[str, Any]:
+    """rain_rate, rain_rate_mean, probability_of_exceedance, crs and (if given) ir_108."""
     common = {"grid_mapping": "crs", "coordinates": "time lat lon"}
     rain = maps.rain.astype(np.float32)
     with warnings.catch_warnings():  # all-NaN pixels (no input) stay NaN
@@ -115,11 +111,21 @@ def to_dataset(maps: RainMaps, thresholds: tuple[float, ...] = THRESHOLDS_MMH) -
         data["ir_108"] = (("y", "x"), maps.ir_108.astype(np.float32),
                           {"standard_name": "toa_brightness_temperature", "units": "K",
                            "long_name": "SEVIRI IR_108 brightness temperature at the valid time", **common})
+    return data
+
+
+def to_dataset(maps: RainMaps, thresholds: tuple[float, ...] = THRESHOLDS_MMH) -> xr.Dataset:
+    """Build the CF dataset of :class:`RainMaps` (layout in the module docstring)."""
+    import pyproj
+
+    cf = pyproj.CRS.from_user_input(maps.grid.crs).to_cf()
+    lon, lat = maps.grid.lonlat()
+    data = _data_vars(maps, thresholds, cf)
     coords: dict[str, Any] = {
         **_projection_coords(maps.grid, cf),
         "lon": (("y", "x"), lon, {"standard_name": "longitude", "units": "degrees_east"}),
         "lat": (("y", "x"), lat, {"standard_name": "latitude", "units": "degrees_north"}),
-        "member": ("member", np.arange(rain.shape[0], dtype=np.int32), {"long_name": "ensemble member"}),
+        "member": ("member", np.arange(maps.rain.shape[0], dtype=np.int32), {"long_name": "ensemble member"}),
         "threshold": ("threshold", np.asarray(thresholds, np.float32),
                       {"units": "mm h-1", "long_name": "rain rate threshold"}),
         "time": ((), np.asarray(maps.valid_time, "datetime64[ns]"), {"standard_name": "time", "axis": "T"}),
@@ -131,8 +137,8 @@ def to_dataset(maps: RainMaps, thresholds: tuple[float, ...] = THRESHOLDS_MMH) -
     for name in ("rain_rate", "rain_rate_mean", "probability_of_exceedance", "ir_108"):
         if name in ds:
             ds[name].encoding.update({"zlib": True, "complevel": 4, "_FillValue": np.float32(np.nan)})
-    for name in ("lon", "lat", "x", "y", "member", "threshold"):
-        ds[name].encoding["_FillValue"] = None
+    for name in ("lon", "lat", "x", "y", "member", "threshold"):  # off-disc lon/lat (geostationary) are NaN
+        ds[name].encoding["_FillValue"] = np.nan if name in ("lon", "lat") and np.isnan(ds[name]).any() else None
     return ds
 
 

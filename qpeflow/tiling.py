@@ -18,6 +18,11 @@ Memory is bounded by ``batch`` tiles of the input plus the output arrays
 Pixels where any input frame/channel is NaN (space pixels, no data) are filled
 with ``fill`` (0 = the training mean in normalised units) before ``fn`` sees them,
 and are NaN in the output; tiles without a single valid pixel are skipped.
+
+``fn`` must be deterministic per tile for the blend to be seamless: a generative
+sampler is run on the whole domain with each *network call* tiled
+(:mod:`qpeflow.tiled_net`), never tile by tile, which would blend independent
+samples (less variance along every seam).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 One process by default (CUDA when present, else the CPU); under ``torchrun`` each
 process trains on its slice of every batch through DistributedDataParallel (NCCL
-on GPUs, gloo on CPUs). Checkpoints (``<train.out>/checkpoint.pt``) are written
+on GPUs, gloo on CPUs); ``train.batch_size`` is per process, so the global batch
+is ``batch_size * WORLD_SIZE``. Checkpoints (``<train.out>/checkpoint.pt``) are written
 atomically every ``train.ckpt_every`` steps, at the end, and when
 ``train.time_limit_minutes`` is reached; ``resume=True`` continues bit-for-bit:
 the data order and all per-step noise are pure functions of (seed, rank, step)
@@ -105,7 +106,7 @@ def _payload(state: TrainState, cfg: ExperimentConfig, data: StoreDataset, mean:
 def _setup(cfg: ExperimentConfig, info: DistInfo, device: torch.device, resume: bool
            ) -> tuple[TrainState, StoreDataset, dict[str, Any] | None, float]:
     """Data, network, method, optimizer, EMA; restored from the checkpoint when resuming."""
-    data = StoreDataset(cfg.data.store, cfg.data, "train")
+    data = StoreDataset(cfg.data.store, cfg.data, "train").load()
     ckpt = Path(cfg.train.out) / CHECKPOINT_NAME
     payload = load_checkpoint(ckpt) if resume and ckpt.is_file() else None
     if payload is not None:

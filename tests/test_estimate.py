@@ -83,18 +83,20 @@ def test_estimate_real_satip_sequence_cli(ckpt: Path, tmp_path: Path, real_data)
     assert json.loads(ds.attrs["training_data"])["resolution_km"] == 4.0
     assert list(np.atleast_1d(ds.attrs["seeds"])) == [0, 1] and int(ds.attrs["nfe"]) >= 2
     assert ds.attrs["checkpoint"] == str(ckpt) and ds.attrs["platform"] == "Meteosat-11"
+    assert ds.attrs["method"] == "cfm" and "laea" in ds.attrs["grid_crs"] and "SIMULATED" in ds.attrs["comment"]
     assert 200 < float(ds["ir_108"].min()) and float(ds["ir_108"].max()) < 300
     ds.close()
 
 
 def test_estimate_grid_file_reproducible(ckpt: Path, tmp_path: Path, real_data) -> None:
     satip = real_data(SATIP)
-    files = _frames(satip, ["1145", "1200", "1215", "1230"])
+    files = _frames(satip, ["1135", "1150", "1205", "1220", "1230"])
     grid = _grid_file(tmp_path / "grid.yaml", OPERA_CRS, -2.0, 54.0, (20, 28))
-    opts = EstimateOptions(grid=str(grid), members=2, steps=1, tile=32, overlap=8, seed=5)
+    opts = EstimateOptions(grid=str(grid), members=2, steps=1, tile=32, overlap=8, seed=5,
+                           valid_time="2023-12-20T12:20")
     a = xr.open_dataset(estimate_files(ckpt, files, tmp_path / "a.nc", opts))
     b = xr.open_dataset(estimate_files(ckpt, files, tmp_path / "b.nc", opts))
-    assert a["rain_rate"].shape == (2, 20, 28)
+    assert a["rain_rate"].shape == (2, 20, 28) and str(a["time"].values)[:16] == "2023-12-20T12:20"
     np.testing.assert_array_equal(a["rain_rate"].values, b["rain_rate"].values)
     assert not np.array_equal(a["rain_rate"].values[0], a["rain_rate"].values[1])  # members differ
     a.close()

@@ -69,3 +69,15 @@ def test_bad_inputs(trained: dict[str, Path]) -> None:
     with pytest.raises(QpeflowError, match="members"):
         predict(trained["cfm"], trained["store"], members=0, out=trained["tmp"] / "x.nc")
     assert not (trained["tmp"] / "x.nc").exists()
+
+
+def test_max_samples_keeps_evenly_spaced_subset(trained: dict[str, Path]) -> None:
+    tmp = trained["tmp"]
+    full = xr.open_dataset(predict(trained["cfm"], trained["store"], "test", members=1, steps=1,
+                                   out=tmp / "full.nc", batch_size=4).path)
+    thin = xr.open_dataset(predict(trained["cfm"], trained["store"], "test", members=1, steps=1,
+                                   out=tmp / "thin.nc", batch_size=4, max_samples=2).path)
+    n = full.sizes["time"]
+    assert thin.sizes["time"] == 2
+    assert thin["sample"].values.tolist() == [full["sample"].values[0], full["sample"].values[n - 1]]
+    np.testing.assert_array_equal(thin["truth"].values[1], full["truth"].values[n - 1])

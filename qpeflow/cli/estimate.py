@@ -40,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tile", type=int, default=64, help="tile size in px (default 64)")
     parser.add_argument("--overlap", type=int, default=16, help="tile overlap in px (default 16)")
     parser.add_argument("--batch", type=int, default=8, help="tiles per network call (default 8)")
+    parser.add_argument("--time", default=None, metavar="ISO",
+                        help="valid time t0, e.g. 2023-12-20T12:15 (default: the latest slot given)")
     parser.add_argument("--tolerance", type=float, default=2.0,
                         help="max minutes between a file's slot and t0 + offset (default 2)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
@@ -56,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         grid=args.grid, members=args.members, steps=args.steps, sampler=args.sampler, seed=args.seed,
         tile=args.tile, overlap=args.overlap, batch=args.batch, resolution_km=args.resolution_km,
         bbox=tuple(args.bbox) if args.bbox else None, tolerance_minutes=args.tolerance, device=args.device,
+        valid_time=args.time,
     )
     path = estimate_files(args.checkpoint, args.sat, args.out, options, png=args.png)
     print(path)

@@ -21,6 +21,5 @@ def run(args: argparse.Namespace) -> int:
     from qpeflow.config import load_config
     from qpeflow.train import fit
 
-    cfg = load_config(args.config, args.overrides)
-    result = fit(cfg, resume=args.resume)
-    return 0 if result.steps > 0 else 1
+    fit(load_config(args.config, args.overrides), resume=args.resume)  # logs its one-line summary
+    return 0

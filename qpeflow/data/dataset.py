@@ -145,10 +145,24 @@ class StoreDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return int(self.indices.size)
 
+    def thin(self, max_samples: int | None) -> StoreDataset:
+        """Keep at most ``max_samples`` samples, evenly spaced over the split (call before reading)."""
+        if max_samples is not None and 0 < max_samples < len(self):
+            keep = np.linspace(0, len(self) - 1, max_samples).round().astype(int)
+            self.indices = self.indices[keep]
+            self.coords = {k: v[keep] for k, v in self.coords.items()}
+            self._mem = None
+        return self
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_ds"] = None  # worker processes reopen the store
         return state
+
+    def load(self) -> StoreDataset:
+        """Open the store now (and read the split into memory if it is small); else done on first access."""
+        self._load()
+        return self
 
     def _load(self) -> None:
         if self._ds is None:

@@ -83,7 +83,7 @@ CHANNELS: dict[str, ChannelModel] = {
     "IR_087": ChannelModel(8.70, 0.6, 2.0, "profile", 1.5, 0.9, 1.0, 0.0, 0.14),
     "IR_097": ChannelModel(9.66, 0.15, 2.0, "profile", 1.5, 1.0, 0.5, 12.0, 0.37),
     "IR_108": ChannelModel(10.80, 0.3, 2.0, "profile", 1.5, 1.0, 1.0, 0.0, 0.12),
-    "IR_120": ChannelModel(12.00, 0.65, 2.0, "profile", 1.5, 1.15, 1.0, 0.0, 0.18),
+    "IR_120": ChannelModel(12.00, 0.75, 2.0, "profile", 1.5, 1.15, 1.0, 0.0, 0.18),
     "IR_134": ChannelModel(13.40, 2.5, 8.0, "profile", 4.0, 1.0, 1.0, 0.0, 0.9),
 }
 ALL_CHANNELS = tuple(CHANNELS)
@@ -104,6 +104,7 @@ class Scene:
         profile: callable height (km) -> air temperature (K), shape-preserving.
         t_trop: tropopause temperature (K).
         ice_beta_120: the split-window emissivity exponent of this event.
+        t_air0, lapse_rate: surface air temperature (K) and lapse rate (K/km) of the profile.
     """
 
     t_skin: np.ndarray
@@ -120,15 +121,25 @@ class Scene:
     profile: object
     t_trop: float
     ice_beta_120: float
+    t_air0: float = 285.0
+    lapse_rate: float = 6.5
 
 
 def _column(ch: ChannelModel, s: Scene, t: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """A_c(T, h): emitter radiance attenuated by, plus emission of, the absorber above."""
-    tau = np.exp(-ch.k * s.moisture * np.exp(-h / ch.scale_height_km))
+    """A_c(T, h): emitter radiance attenuated by, plus emission of, the absorber above.
+
+    Water-vapour channels see an emitter only once it rises through their moist layer:
+    ``tau = 1 / (1 + exp(-(h - h_w) / 0.8 km))`` with ``h_w`` the height where the air is
+    as cold as the layer's emission temperature, so cloud below the layer leaves the
+    clear-sky value (a moist upper troposphere hides it) and tops above it are seen.
+    """
     if ch.layer == "profile":
+        tau = np.exp(-ch.k * s.moisture * np.exp(-h / ch.scale_height_km))
         t_atm = s.profile(h + ch.dz_km)  # type: ignore[operator]
     else:
         t_atm = s.wv062_k if ch.layer == "wv062" else s.wv073_k
+        h_w = (s.t_air0 - t_atm) / s.lapse_rate
+        tau = 1.0 / (1.0 + np.exp(-(h - h_w) / 0.8))
     return tau * planck(ch.wavelength_um, t) + (1 - tau) * planck(ch.wavelength_um, t_atm)
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from qpeflow.config import ExperimentConfig, PrepareConfig
-from qpeflow.data.store import StoreArrays, write_store
+from qpeflow.data.store import StoreArrays, StoreSummary, write_store
 from qpeflow.errors import QpeflowError
 from qpeflow.io import SATELLITE_FORMATS, detect_format, read
 from qpeflow.io.field import ACCUMULATION, RAIN_RATE, REFLECTIVITY, Field
@@ -218,8 +218,11 @@ def _prepare_config(cfg: ExperimentConfig | PrepareConfig) -> PrepareConfig:
 
 
 def prepare_pairs(cfg: ExperimentConfig | PrepareConfig, sat_dir: str | Path, radar_dir: str | Path,
-                  out: str | Path, grid: Grid | None = None) -> Path:
-    """Build the prepared store from a SEVIRI + radar archive (module docstring); returns the store path.
+                  out: str | Path, grid: Grid | None = None) -> StoreSummary:
+    """Build the prepared store from a SEVIRI + radar archive (module docstring).
+
+    Returns:
+        :class:`~qpeflow.data.store.StoreSummary` (``.path``, ``.counts`` per split, ``.wet_fraction``)
 
     Args:
         cfg: the experiment (its ``prepare`` section) or a PrepareConfig: channels,
@@ -259,7 +262,7 @@ def prepare_pairs(cfg: ExperimentConfig | PrepareConfig, sat_dir: str | Path, ra
 
 
 def _write(out: str | Path, parts: list[tuple[Window, Patches]], grid: Grid, p: PrepareConfig,
-           time_in: tuple[int, ...], dropped: int, sat_files: list[str]) -> Path:
+           time_in: tuple[int, ...], dropped: int, sat_files: list[str]) -> StoreSummary:
     """Assemble StoreArrays (events = UTC days) and write with :func:`write_store`."""
     day = [str(w.radar.valid_time.astype("datetime64[D]")) for w, q in parts for _ in range(len(q.rain))]
     split_of = split_by_day(day, p.val_fraction, p.test_fraction)
@@ -281,4 +284,4 @@ def _write(out: str | Path, parts: list[tuple[Window, Patches]], grid: Grid, p: 
     summary = write_store(out, arrays, attrs)
     log.info("pairs: wrote %s (%s samples, wet fraction %.3f)", summary.path,
              ", ".join(f"{k} {v}" for k, v in summary.counts.items()), summary.wet_fraction)
-    return summary.path
+    return summary

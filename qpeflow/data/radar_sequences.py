@@ -23,6 +23,7 @@ composite, covering its extent at ``resolution_km``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass
@@ -210,8 +211,15 @@ def radar_sequences(cfg: PrepareConfig, rng: np.random.Generator) -> list[RainSe
 
 
 def opera_sequences(cfg: PrepareConfig, rng: np.random.Generator) -> list[RainSequence]:
-    """Source "opera": the OPERA composite, split "test" (generalisation set)."""
+    """Source "opera": the OPERA composite, split "test" (generalisation set).
+
+    The one event is repeated ``cfg.opera_ir_draws`` times as events ``<name>-ir<k>``,
+    so that its simulated infrared covers several independent simulator-parameter
+    draws instead of hinging on one (a single continental event with one draw can be,
+    say, warm-topped everywhere).
+    """
     seqs = _sequences(("opera",), cfg)
     if not seqs:
         raise QpeflowError(f"{data_root() / 'radar' / 'OPERA'}: no OPERA files found (set QPEFLOW_DATA)")
-    return seqs
+    return [dataclasses.replace(s, event=f"{s.event}-ir{k}") for k in range(max(cfg.opera_ir_draws, 1))
+            for s in seqs]

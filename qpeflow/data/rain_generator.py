@@ -42,9 +42,9 @@ class RainEventParams:
         speed_ms: steering-flow speed, 3-20 m/s.
         direction_deg: flow direction (towards, 0 = east, counter-clockwise), around 0 +- 60.
         lifetime_64km_min: lifetime of 64-km structures, 60-240 min.
-        cell_rate: convective cell births per 10^4 km^2 per hour, 0-4.
+        cell_rate: convective cell births per 10^4 km^2 per hour, 0-1.5.
         cell_peak_mmh: median peak intensity, 15-60 mm/h (log-normal spread per cell).
-        cell_radius_km: median Gaussian radius, 3-7 km.
+        cell_radius_km: median Gaussian radius, 2-4.5 km.
     """
 
     wet_fraction: float = 0.2
@@ -54,9 +54,9 @@ class RainEventParams:
     speed_ms: float = 10.0
     direction_deg: float = 0.0
     lifetime_64km_min: float = 120.0
-    cell_rate: float = 1.5
+    cell_rate: float = 0.7
     cell_peak_mmh: float = 30.0
-    cell_radius_km: float = 4.5
+    cell_radius_km: float = 3.0
 
     @classmethod
     def sample(cls, rng: np.random.Generator) -> RainEventParams:
@@ -66,9 +66,9 @@ class RainEventParams:
             r0_mmh=float(np.exp(rng.uniform(np.log(0.5), np.log(2.0)))),
             log_slope=float(rng.uniform(0.8, 1.4)), speed_ms=float(rng.uniform(3, 20)),
             direction_deg=float(rng.normal(0, 60)),
-            lifetime_64km_min=float(rng.uniform(60, 240)), cell_rate=float(rng.uniform(0, 4)),
+            lifetime_64km_min=float(rng.uniform(60, 240)), cell_rate=float(rng.uniform(0, 1.5)),
             cell_peak_mmh=float(np.exp(rng.uniform(np.log(15), np.log(60)))),
-            cell_radius_km=float(rng.uniform(3, 7)))
+            cell_radius_km=float(rng.uniform(2, 4.5)))
 
 
 @dataclass
@@ -81,12 +81,14 @@ class _Cells:
     life: np.ndarray  # minutes
     growth: np.ndarray  # minutes to peak
     peak: np.ndarray  # mm/h
-    sigma: np.ndarray  # pixels
+    sigma: np.ndarray  # pixels (minor axis)
+    aspect: np.ndarray  # major / minor axis, 1-2.5
+    angle: np.ndarray  # orientation of the major axis (radians)
 
 
 def _empty_cells() -> _Cells:
     z = np.zeros(0)
-    return _Cells(z, z, z, z, z, z, z)
+    return _Cells(z, z, z, z, z, z, z, z, z)
 
 
 def _cell_intensity(c: _Cells) -> np.ndarray:
@@ -110,20 +112,24 @@ def _births(bg: np.ndarray, p: RainEventParams, dt_min: float, res_km: float,
     life = rng.uniform(30, 120, n)
     return _Cells(rows[pick], cols[pick], np.zeros(n), life, life * rng.uniform(0.2, 0.45, n),
                   p.cell_peak_mmh * np.exp(0.5 * rng.standard_normal(n)),
-                  p.cell_radius_km * np.exp(0.3 * rng.standard_normal(n)) / res_km)
+                  p.cell_radius_km * np.exp(0.3 * rng.standard_normal(n)) / res_km,
+                  rng.uniform(1.0, 2.5, n), rng.uniform(0, np.pi, n))
 
 
 def _render(cells: _Cells, shape: tuple[int, int]) -> np.ndarray:
-    """Sum of Gaussian cells, (ny, nx) mm/h; each drawn in a +-3 sigma window."""
+    """Sum of elliptical Gaussian cells, (ny, nx) mm/h; each drawn in a +-3 sigma window."""
     out = np.zeros(shape)
-    for r, c, s, i in zip(cells.row, cells.col, cells.sigma, _cell_intensity(cells)):
-        h = int(np.ceil(3 * s))
+    for r, c, s, a, th, i in zip(cells.row, cells.col, cells.sigma, cells.aspect, cells.angle,
+                                 _cell_intensity(cells)):
+        h = int(np.ceil(3 * s * a))
         r0, r1 = max(int(r) - h, 0), min(int(r) + h + 1, shape[0])
         c0, c1 = max(int(c) - h, 0), min(int(c) + h + 1, shape[1])
         if r0 >= r1 or c0 >= c1:
             continue
         yy, xx = np.mgrid[r0:r1, c0:c1]
-        out[r0:r1, c0:c1] += i * np.exp(-((yy - r) ** 2 + (xx - c) ** 2) / (2 * s * s))
+        u = (xx - c) * np.cos(th) + (yy - r) * np.sin(th)
+        v = -(xx - c) * np.sin(th) + (yy - r) * np.cos(th)
+        out[r0:r1, c0:c1] += i * np.exp(-((u / a) ** 2 + v**2) / (2 * s * s))
     return out
 
 
@@ -137,7 +143,7 @@ def _advance(cells: _Cells, dt_min: float, vel_px: tuple[float, float], shape: t
     m = 3 * cells.sigma
     keep = (age < cells.life) & (row > -m) & (row < shape[0] + m) & (col > -m) & (col < shape[1] + m)
     return _Cells(row[keep], col[keep], age[keep], cells.life[keep], cells.growth[keep],
-                  cells.peak[keep], cells.sigma[keep])
+                  cells.peak[keep], cells.sigma[keep], cells.aspect[keep], cells.angle[keep])
 
 
 def _concat(a: _Cells, b: _Cells) -> _Cells:
@@ -180,5 +186,6 @@ def simulate_rain(n_times: int, shape: tuple[int, int], cadence_minutes: float, 
         cells = _concat(_advance(cells, cadence_minutes, vel, shape, rng),
                         _births(bg, p, cadence_minutes, resolution_km, rng))
         if t >= 0:
-            out[t] = bg + _render(cells, shape)
+            # cells inherit the background's texture (log-normal modulation): no perfect discs
+            out[t] = bg + _render(cells, shape) * np.exp(0.6 * gi - 0.18)
     return out

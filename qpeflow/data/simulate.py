@@ -4,11 +4,13 @@ The simulated infrared is deliberately *ambiguous* about rain, as the real one i
 (DESIGN.md, "Measured lessons"):
 
 1. **Cloud tops from rain** (:func:`rain_cloud_top`): stratiform rain has tops at
-   4-8 km (nimbostratus, Houze 2014), convective rain climbs towards the tropopause
-   and overshoots it with intensity; some light rain falls from low warm clouds
-   (warm rain). A cloud shield extends beyond the rain edge.
-2. **Time**: tops respond to the rain ``lead_minutes`` (10-30) ahead, so growing
-   cells cool before the rain arrives (Roberts & Rutledge 2003); convective rain
+   0.4-0.8 of the tropopause height (nimbostratus, Houze 2014; about 4-10 km) with
+   +-1.5 km of random texture, convective
+   rain climbs towards the tropopause and overshoots it with intensity; some light
+   rain falls from low warm clouds (warm rain). A cloud shield extends 5-30 km
+   beyond the rain edge.
+2. **Time**: tops start rising ``lead_minutes`` (10-30) before the rain and keep
+   cooling until it arrives (:func:`lead_max`; Roberts & Rutledge 2003); convective rain
    feeds an **anvil** with memory that is carried by the upper wind, spreads and
    persists 30-150 min after the rain decays (:func:`anvil_step`).
 3. **Non-raining cloud**: independent advected, evolving cirrus, mid-level and low
@@ -140,18 +142,20 @@ def rain_cloud_top(drive: np.ndarray, h_noise: np.ndarray, warm: np.ndarray, p: 
     """Cloud-top height (km) of raining cloud, (H, W); 0 where no cloud.
 
     ``h = h_s + (h_trop + overshoot c^2 - h_s) c`` with the stratiform top
-    ``h_s = stratiform_top + 0.8 n + 0.7 log10(R)`` and the convective fraction
-    ``c = clip(log(R / R_c) / log 10, 0, 1)`` (tops rise with the log of the rain rate); warm rain (where ``warm`` and c = 0) has
+    ``h_s = stratiform_top + 1.5 n + log10(R)`` and the convective fraction
+    ``c = clip(log(R / R_c) / log 5, 0, 1)`` (tops rise with the log of the rain rate); warm rain (where ``warm`` and c = 0) has
     low tops. The shield (grey dilation + blur over ``shield_km``) widens the cloud.
     """
     r = np.maximum(drive, 0.1)
-    c = np.clip(np.log(r / p.convective_threshold_mmh) / np.log(10.0), 0, 1)
-    h_s = p.stratiform_top_km + 0.8 * h_noise + 0.7 * np.log10(r)
+    c = np.clip(np.log(r / p.convective_threshold_mmh) / np.log(5.0), 0, 1)
+    h_s = p.stratiform_top_km + 1.5 * h_noise + 1.0 * np.log10(r)
     h = h_s + (p.tropopause_km + p.overshoot_km * c**2 - h_s) * c
     h = np.where(warm & (c == 0), p.warm_top_km + 0.3 * h_noise, h)
     h = np.where(drive >= 0.1, np.maximum(h, 0.5), 0.0)
     size = max(int(round(p.shield_km / res_km)), 1)
-    shield = ndimage.gaussian_filter(ndimage.grey_dilation(h, size=(2 * size + 1,) * 2), size / 2)
+    yy, xx = np.mgrid[-size:size + 1, -size:size + 1]
+    disk = yy**2 + xx**2 <= size**2  # round shields, not squares
+    shield = ndimage.gaussian_filter(ndimage.grey_dilation(h, footprint=disk), size / 2)
     return np.maximum(h, shield - 0.5)
 
 
@@ -222,9 +226,11 @@ def build_scene(h_rain: np.ndarray, anvil: np.ndarray, layers: dict[str, np.ndar
         h_rain: (H, W) raining-cloud top height (km), from :func:`rain_heights`.
         anvil: (H, W) anvil optical depth, from :func:`anvil_step`.
     """
-    h_mid = np.where(threshold_cover(layers["mid"], p.midcloud_cover) > 0,
-                     p.midcloud_top_km + 0.5 * layers["height"], 0.0)
-    h_low = np.where(threshold_cover(layers["low"], p.lowcloud_cover) > 0, p.lowcloud_top_km, 0.0)
+    mid = threshold_cover(layers["mid"], p.midcloud_cover)
+    low = threshold_cover(layers["low"], p.lowcloud_cover)
+    # thicker cloud has higher tops: texture instead of flat decks
+    h_mid = np.where(mid > 0, p.midcloud_top_km + 0.5 * layers["height"] + np.minimum(mid, 2.0), 0.0)
+    h_low = np.where(low > 0, p.lowcloud_top_km + 0.5 * np.minimum(low, 2.0), 0.0)
     h_o = np.maximum.reduce([h_rain, h_mid, h_low])
     tau_ci = p.cirrus_optical_depth * threshold_cover(layers["cirrus"], p.cirrus_cover)
     h_an = p.tropopause_km - 0.5
@@ -236,12 +242,14 @@ def build_scene(h_rain: np.ndarray, anvil: np.ndarray, layers: dict[str, np.ndar
     h_o, e_hi, h_hi = _parallax([h_o, e_hi, h_hi], h_vis, geo)
     t_skin = surface_temperature(p.surface_temperature_k, land, geo.lon, time, p.diurnal_amplitude_k)
     t_o = np.where(h_o > 0.05, p.cloud_top_temperature(h_o), t_skin)
-    moist = p.moisture * float(np.exp((p.surface_temperature_k - 285.0) / 15.0))
+    # warmer air holds more water vapour (Clausius-Clapeyron, ~7 %/K, damped: column not saturated)
+    moist = p.moisture * float(np.clip(np.exp((p.surface_temperature_k - 285.0) / 25.0), 0.6, 1.5))
     return Scene(t_skin=t_skin, h_o=h_o, t_o=t_o, liquid=((t_o > 253) & (h_o > 0.05)).astype(float),
                  e_hi=e_hi, h_hi=h_hi, t_hi=p.air_temperature(h_hi),
                  wv062_k=p.wv062_k + 3.0 * layers["humidity"], wv073_k=p.wv073_k + 4.0 * layers["humidity"],
                  moisture=moist, cos_sza=cos_solar_zenith(geo.lon, geo.lat, time),
-                 profile=p.air_temperature, t_trop=p.tropopause_temperature_k, ice_beta_120=p.ice_beta_120)
+                 profile=p.air_temperature, t_trop=p.tropopause_temperature_k, ice_beta_120=p.ice_beta_120,
+                 t_air0=p.surface_temperature_k, lapse_rate=p.lapse_rate_k_per_km)
 
 
 def observe(scene: Scene, channels: tuple[str, ...], p: SimulatorParams, res_km: float,

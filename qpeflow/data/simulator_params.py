@@ -24,12 +24,14 @@ PARAM_RANGES: dict[str, tuple[float, float]] = {
     "land_fraction": (0.3, 1.0),
     "lapse_rate_k_per_km": (5.5, 7.5),  # environmental lapse rate (ICAO standard 6.5)
     "tropopause_temperature_k": (206.0, 222.0),  # mid-latitude tropopause
-    "stratiform_top_km": (4.0, 8.0),  # nimbostratus tops (Houze 2014, ch. 6)
-    "convective_threshold_mmh": (4.0, 10.0),  # rain rate above which tops climb to the tropopause
+    # nimbostratus tops as a fraction of the tropopause height: deeper in summer, up to
+    # warm-conveyor-belt depth (Houze 2014, ch. 6)
+    "stratiform_top_fraction": (0.4, 0.8),
+    "convective_threshold_mmh": (3.0, 8.0),  # rain rate above which tops climb to the tropopause
     "overshoot_km": (0.0, 1.5),  # overshooting tops above the tropopause
-    "warm_rain_fraction": (0.05, 0.35),  # light-rain area falling from low, warm clouds
+    "warm_rain_fraction": (0.1, 0.45),  # light-rain area falling from low, warm clouds
     "warm_top_km": (1.5, 3.5),
-    "shield_km": (5.0, 20.0),  # cloud shield beyond the rain edge
+    "shield_km": (5.0, 30.0),  # cloud shield beyond the rain edge
     "lead_minutes": (10.0, 30.0),  # tops cool this long before the rain (Roberts & Rutledge 2003)
     "anvil_lifetime_minutes": (30.0, 150.0),  # e-folding of anvils after the rain decays
     "anvil_gain": (0.5, 3.0),  # anvil optical depth per unit convective source
@@ -37,7 +39,7 @@ PARAM_RANGES: dict[str, tuple[float, float]] = {
     "upper_wind_ms": (5.0, 35.0),  # upper-tropospheric wind carrying anvils and cirrus
     "cirrus_cover": (0.0, 0.35),
     "cirrus_top_km": (8.5, 12.0),
-    "cirrus_optical_depth": (0.3, 2.5),  # per unit excess of the cirrus noise field
+    "cirrus_optical_depth": (1.0, 3.0),  # per unit excess of the cirrus noise field
     "midcloud_cover": (0.0, 0.35),  # non-raining altostratus/altocumulus
     "midcloud_top_km": (3.5, 7.0),
     "lowcloud_cover": (0.0, 0.5),  # non-raining stratocumulus/fog
@@ -45,7 +47,7 @@ PARAM_RANGES: dict[str, tuple[float, float]] = {
     "wv062_k": (224.0, 238.0),  # clear-sky WV_062 (upper-tropospheric humidity)
     "wv073_k": (236.0, 250.0),
     "moisture": (0.6, 1.4),  # low-level water vapour factor (split window in clear sky)
-    "ice_beta_120": (1.08, 1.2),  # 12.0/10.8-um ice absorption ratio (Parol et al. 1991)
+    "ice_beta_120": (1.1, 1.35),  # 12.0/10.8-um ice absorption ratio, large to small crystals (Parol et al. 1991)
     "psf_fwhm_km": (4.0, 7.0),  # SEVIRI effective footprint over Europe incl. MTF
     "parallax_scale": (0.8, 1.2),  # uncertainty of the geometric parallax (height errors)
     "noise_scale": (0.7, 1.5),  # x NEdT of qpeflow.data.ir_channels.CHANNELS
@@ -65,7 +67,7 @@ class SimulatorParams:
     land_fraction: float = 0.7
     lapse_rate_k_per_km: float = 6.5
     tropopause_temperature_k: float = 215.0
-    stratiform_top_km: float = 6.0
+    stratiform_top_fraction: float = 0.6
     convective_threshold_mmh: float = 6.0
     overshoot_km: float = 0.7
     warm_rain_fraction: float = 0.15
@@ -87,7 +89,7 @@ class SimulatorParams:
     wv062_k: float = 232.0
     wv073_k: float = 248.0
     moisture: float = 1.0
-    ice_beta_120: float = 1.15
+    ice_beta_120: float = 1.2
     psf_fwhm_km: float = 5.0
     parallax_scale: float = 1.0
     noise_scale: float = 1.0
@@ -113,6 +115,11 @@ class SimulatorParams:
     def to_json(self) -> str:
         """The parameters as a JSON object string (store provenance)."""
         return json.dumps({k: round(v, 4) for k, v in dataclasses.asdict(self).items()})
+
+    @property
+    def stratiform_top_km(self) -> float:
+        """Stratiform (nimbostratus) top height: ``stratiform_top_fraction`` x tropopause height."""
+        return self.stratiform_top_fraction * self.tropopause_km
 
     @property
     def tropopause_km(self) -> float:

@@ -40,10 +40,15 @@ class LogRain:
     Attributes:
         offset: c in mm/h; R = 0 maps to z = 0.
         scale: s, divides the logarithm so that heavy rain stays near z <= 4.
+        max_rate: upper bound (mm/h) applied by :meth:`inverse`. An under-trained
+            generative model can overshoot in model space, and exp() turns that into
+            absurd rates (1e6 mm/h); 500 mm/h is above any 4-km, 15-min radar rate
+            that is not an artefact (OPERA's 1200 mm/h spikes are clutter).
     """
 
     offset: float = 0.1
     scale: float = 2.0
+    max_rate: float = 500.0
 
     def __post_init__(self) -> None:
         if not (self.offset > 0 and self.scale > 0):
@@ -56,10 +61,11 @@ class LogRain:
         return (np.log1p(np.maximum(r, 0) / self.offset) / self.scale).astype(np.result_type(r, np.float32))
 
     def inverse(self, z: ArrayT) -> ArrayT:
-        """Model space -> mm/h, clamped to >= 0 (a generated z < 0 means no rain)."""
+        """Model space -> mm/h, clamped to [0, max_rate] (a generated z < 0 means no rain)."""
         if isinstance(z, torch.Tensor):
-            return (self.offset * torch.expm1(z * self.scale)).clamp(min=0)
-        return np.maximum(self.offset * np.expm1(z * self.scale), 0).astype(np.result_type(z, np.float32))
+            return (self.offset * torch.expm1(z * self.scale)).clamp(min=0, max=self.max_rate)
+        r = np.clip(self.offset * np.expm1(z * self.scale), 0, self.max_rate)
+        return r.astype(np.result_type(z, np.float32))
 
 
 def _per_channel(values: Sequence[float], like: ArrayT, axis: int) -> ArrayT:

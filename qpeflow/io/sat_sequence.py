@@ -60,9 +60,13 @@ def platform_of(field: Field) -> str:
 
 
 def _default_reader(path: str, channels: Sequence[str]) -> list[Field]:
-    from qpeflow.io import read  # the format dispatcher
+    from qpeflow.io import READERS, SATELLITE_FORMATS, detect_format  # the format dispatcher
 
-    return read(path, channels=tuple(channels))
+    fmt = detect_format(path)
+    if fmt not in SATELLITE_FORMATS:
+        raise input_error(path, f"not a SEVIRI file (it reads as {fmt!r}); give native, HRIT, netCDF, "
+                                "Satip zarr or Weather4cast files")
+    return READERS[fmt](path, channels=tuple(channels))
 
 
 def distinct_files(paths: Sequence[str | Path]) -> list[Path]:
@@ -138,19 +142,20 @@ def _spacing_minutes(frames: Sequence[Frame]) -> float | None:
 
 
 def select_slots(frames: Sequence[Frame], time_in: Sequence[int], cadence_minutes: float,
-                 tolerance_minutes: float = 2.0) -> list[Frame]:
-    """The frames at ``t0 + time_in`` (t0 = the latest slot), one per offset, oldest first.
+                 tolerance_minutes: float = 2.0, t0: np.datetime64 | None = None) -> list[Frame]:
+    """The frames at ``t0 + time_in`` (t0 = the latest slot unless given), one per offset, oldest first.
 
     Args:
         frames: slots from :func:`read_frames`, oldest first.
         time_in: input offsets in minutes relative to the valid time, e.g. [-45, -30, -15, 0].
         cadence_minutes: the checkpoint's cadence (for the error message and the cadence check).
         tolerance_minutes: how far a slot may lie from its nominal time.
+        t0: the valid time (default: the latest slot's time).
 
     Raises:
         QpeflowError: the files' cadence cannot give the model's, or a slot is missing.
     """
-    t0 = frames[-1].valid_time
+    t0 = frames[-1].valid_time if t0 is None else np.datetime64(t0, "s")
     chosen: list[Frame] = []
     need = ", ".join(f"{o:+d}" for o in time_in)
     for offset in time_in:
@@ -210,9 +215,10 @@ def check_brightness(field: Field, bounds: tuple[float, float] = IR_RANGE_K) -> 
 
 
 def checked_sequence(frames: Sequence[Frame], channels: Sequence[str], time_in: Sequence[int],
-                     cadence_minutes: float, tolerance_minutes: float = 2.0) -> list[Frame]:
+                     cadence_minutes: float, tolerance_minutes: float = 2.0,
+                     t0: np.datetime64 | None = None) -> list[Frame]:
     """:func:`select_slots`, then :func:`check_channels` and :func:`check_brightness` on what is used."""
-    chosen = select_slots(frames, time_in, cadence_minutes, tolerance_minutes)
+    chosen = select_slots(frames, time_in, cadence_minutes, tolerance_minutes, t0)
     check_channels(chosen, channels)
     for frame in chosen:
         for c in channels:

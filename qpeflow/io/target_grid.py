@@ -99,8 +99,9 @@ def crop_to_lonlat(grid: Grid, bbox: Sequence[float]) -> Grid:
     """Crop ``grid`` to the lon/lat box ``(lon_min, lat_min, lon_max, lat_max)`` (degrees)."""
     lon0, lat0, lon1, lat1 = bbox
     side = np.linspace(0.0, 1.0, 50)
-    lon = np.concatenate([lon0 + (lon1 - lon0) * side, np.full(50, lon1), lon1 - (lon1 - lon0) * side, np.full(50, lon0)])
-    lat = np.concatenate([np.full(50, lat0), lat0 + (lat1 - lat0) * side, np.full(50, lat1), lat1 - (lat1 - lat0) * side])
+    lons, lats = lon0 + (lon1 - lon0) * side, lat0 + (lat1 - lat0) * side  # the box outline
+    lon = np.concatenate([lons, np.full(50, lon1), lons[::-1], np.full(50, lon0)])
+    lat = np.concatenate([np.full(50, lat0), lats, np.full(50, lat1), lats[::-1]])
     bounds = bounds_in(grid, lon, lat)
     crop = crop_to_bounds(grid, bounds) if bounds is not None else None
     if crop is None:

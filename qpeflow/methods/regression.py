@@ -67,7 +67,7 @@ class Regression:
 
     def loss(self, net: Net, batch: Batch, generator: torch.Generator | None = None) -> Tensor:
         """Masked MSE (+ weighted quantile matching); ``generator`` is unused (no noise)."""
-        pred = self.predict(net, batch.cond)
+        pred = self.predict(net, batch.cond).float()
         loss = masked_mean((pred - batch.target).square(), batch.mask)
         if self.loss_name == "mse_quantile":
             loss = loss + self.quantile_weight * quantile_matching(pred, batch.target, batch.mask)

@@ -48,9 +48,10 @@ def _archive(tmp_path: Path, satip: Path) -> tuple[Path, Path]:
 def test_prepare_pairs_store(tmp_path: Path, real_data) -> None:
     sat, radar = _archive(tmp_path, real_data(SATIP))
     cfg = PrepareConfig(source="pairs", patch=32, dry_keep_fraction=1.0, resolution_km=4.0)
-    out = prepare_pairs(cfg, sat, radar, tmp_path / "pairs.zarr")
-    ds = xr.open_zarr(out)
+    summary = prepare_pairs(cfg, sat, radar, tmp_path / "pairs.zarr")
+    ds = xr.open_zarr(summary.path)
     n = ds.sizes["sample"]
+    assert n == sum(summary.counts.values()) == summary.counts["train"]
     assert n > 0 and ds["inputs"].shape == (n, 4, 5, 32, 32) and ds["target"].shape == (n, 1, 32, 32)
     assert list(ds["time_in"].values) == [-45, -30, -15, 0]
     assert list(ds["channel"].values) == ["IR_108", "IR_120", "WV_062", "WV_073", "IR_087"]
@@ -97,3 +98,16 @@ def test_parallax_moves_cold_tops_towards_the_satellite() -> None:
     assert cold.size and cold[:, 0].mean() > 24.5 + 1  # moved south (towards the equator), rows increase
     with pytest.raises(AssertionError):
         np.testing.assert_allclose(fixed[10:40, 10:40], bt[10:40, 10:40])
+
+
+def test_cli_pairs_without_complete_window_is_a_clean_error(tmp_path: Path, real_data, capsys) -> None:
+    from qpeflow.cli import main
+
+    sat, radar = _archive(tmp_path, real_data(SATIP))
+    for f in radar.glob("*12[23]*.h5"):  # keep only the 12:15 field, whose t-45 slot is absent
+        f.unlink()
+    out = tmp_path / "none.zarr"
+    rc = main(["prepare", "--source", "pairs", "--sat", str(sat), "--radar", str(radar), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "has all 4 satellite slots" in err and str(sat) in err
+    assert not out.exists()

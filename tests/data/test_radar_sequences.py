@@ -76,7 +76,7 @@ def test_empty_files_are_skipped_with_a_count(monkeypatch, caplog, tmp_path) -> 
 def test_two_km_grid_works(real_data) -> None:
     folder = real_data("radar/mch/20150515")
     cfg = dataclasses.replace(PrepareConfig(), resolution_km=2.0, time_steps=1)
-    seqs = rs.load_event("mch-2km", "mch", sorted(folder.glob("AQC*.gif"))[:3], cfg)
+    seqs = rs.load_event("mch-2km", "mch", sorted(folder.glob("AQC*.gif"))[1:4], cfg)
     assert seqs and seqs[0].grid.dx == 2000.0 and seqs[0].rain.shape[1:] == (320, 355)
 
 
@@ -84,3 +84,12 @@ def test_family_listing_groups_by_day(real_data) -> None:
     real_data("radar/fmi")
     events = rs.family_events("fmi")
     assert set(events) == {"fmi-20160928", "fmi-20170509"} and all(len(v) == 40 for v in events.values())
+
+
+def test_opera_event_gets_several_ir_draws_all_in_test(monkeypatch) -> None:
+    seq = rs.RainSequence("opera-20180824", "opera", SRC, np.zeros((4, 40, 40), np.float32),
+                          np.arange(4).astype("datetime64[s]"), split="test")
+    monkeypatch.setattr(rs, "_sequences", lambda families, cfg: [seq])
+    out = rs.opera_sequences(dataclasses.replace(PrepareConfig(), opera_ir_draws=3), np.random.default_rng(0))
+    assert [s.event for s in out] == [f"opera-20180824-ir{k}" for k in range(3)]
+    assert all(s.split == "test" and s.rain is seq.rain for s in out)

@@ -54,7 +54,7 @@ def test_evolving_noise_is_advected_and_keeps_variance() -> None:
 def test_cells_grow_then_decay() -> None:
     ages = np.arange(0.0, 61.0, 5.0)
     one = np.ones_like(ages)
-    cells = _Cells(one, one, ages, 60 * one, 20 * one, 50 * one, 2 * one)
+    cells = _Cells(one, one, ages, 60 * one, 20 * one, 50 * one, 2 * one, one, 0 * one)
     i = _cell_intensity(cells)
     assert i[0] == 0 and i[4] == pytest.approx(50.0) and i[-1] == pytest.approx(0.0, abs=1e-9)
     assert np.all(np.diff(i[:5]) > 0) and np.all(np.diff(i[4:]) < 0)

@@ -65,3 +65,12 @@ def test_irnorm_from_attrs_and_errors() -> None:
         a.forward(np.zeros((4, 3, 8, 8)))
     with pytest.raises(QpeflowError):
         IRNorm((1.0,), (0.0,))
+
+
+def test_lograin_inverse_caps_overshoot_at_max_rate() -> None:
+    t = LogRain(0.1, 2.0, max_rate=500.0)
+    huge = np.array([20.0], dtype=np.float32)  # 0.1 * expm1(40) ~ 2e16 mm/h without the cap
+    assert t.inverse(huge)[0] == 500.0
+    assert float(t.inverse(torch.tensor([20.0]))[0]) == 500.0
+    below = t.inverse(t.forward(np.array([499.0], dtype=np.float32)))[0]
+    assert abs(float(below) - 499.0) < 1e-2  # rates under the cap are untouched

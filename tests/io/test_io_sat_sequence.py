@@ -31,6 +31,8 @@ def test_rapid_scan_is_subsampled_to_model_cadence() -> None:
     assert len(frames) == 12 and set(frames[0].fields) == {"IR_108", "WV_062"}
     chosen = select_slots(frames, TIME_IN, 15)
     assert [str(f.valid_time)[11:16] for f in chosen] == ["11:10", "11:25", "11:40", "11:55"]
+    earlier = select_slots(frames, TIME_IN, 15, t0=np.datetime64("2023-12-20T11:50"))  # a chosen valid time
+    assert [str(f.valid_time)[11:16] for f in earlier] == ["11:05", "11:20", "11:35", "11:50"]
 
 
 def test_missing_slot_names_last_file_and_slot() -> None:
@@ -62,6 +64,18 @@ def test_mixed_platforms_and_aliases() -> None:
     check_platform([_field(0), _field(15, platform="MSG4"), _field(30, platform="")])
     with pytest.raises(QpeflowError, match="f15_IR_108.zip: satellite Meteosat-10 mixed with Meteosat-11"):
         check_platform([_field(0), _field(15, platform="Meteosat-10")])
+
+
+def test_radar_file_given_as_satellite_file(tmp_path) -> None:
+    from odim_writer import write_odim
+
+    from qpeflow.io.sat_sequence import read_frames
+
+    path = tmp_path / "radar.h5"
+    write_odim(path, np.zeros((4, 5), np.float32), Grid("+proj=laea +lat_0=52 +lon_0=5", 0, 1e3, 0, -1e3, (4, 5)),
+               np.datetime64("2023-01-01T00:00"))
+    with pytest.raises(QpeflowError, match="radar.h5: not a SEVIRI file .it reads as 'odim'"):
+        read_frames([path], ["IR_108"])
 
 
 def test_hrit_segments_of_one_slot_are_read_once(tmp_path) -> None:

@@ -139,3 +139,24 @@ def test_estimate_errors() -> None:
         method.estimate(lambda *a: a[0], cond, 2, 4, [torch.Generator()])
     with pytest.raises(QpeflowError, match="prediction"):
         DDPM("x0")
+
+
+@pytest.mark.parametrize("prediction", ["eps", "v"])
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+@pytest.mark.parametrize("sampler,steps", [("ddim", 1), ("ddim", 10), ("ancestral", 100)])
+def test_estimate_with_an_oracle_net_returns_the_target(prediction: str, schedule: str, sampler: str,
+                                                        steps: int) -> None:
+    """A net that knows x0 and outputs the exact eps or v at t = i / N: every member ends on x0."""
+    method = DDPM(prediction, schedule, 100)
+    x0 = tiny_batch().target[:2]
+
+    def oracle(x, t, cond, aux=None):
+        i = torch.round(t * 100).long()
+        a = method.schedule.alphas_cumprod[i].float().reshape(-1, 1, 1, 1)
+        target = x0.repeat(x.shape[0] // 2, 1, 1, 1)
+        eps = (x - a.sqrt() * target) / (1 - a).sqrt()
+        return eps if prediction == "eps" else a.sqrt() * eps - (1 - a).sqrt() * target
+
+    est = method.estimate(oracle, torch.zeros(2, 1, 1, 16, 16), 2, steps, None, sampler)
+    for m in range(2):
+        torch.testing.assert_close(est.samples[m], x0, rtol=1e-3, atol=1e-3)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -33,7 +35,7 @@ def _perturb(net: torch.nn.Module) -> None:
 @pytest.mark.parametrize("encoder", ["early", "stem3d"])
 @pytest.mark.parametrize("x_channels,aux_channels", [(0, 0), (1, 0), (1, 1)])
 def test_shapes(encoder: str, x_channels: int, aux_channels: int) -> None:
-    net = build_network(ModelConfig(**{**TINY.__dict__, "encoder": encoder}), 3, 2, x_channels, aux_channels)
+    net = build_network(replace(TINY, encoder=encoder), 3, 2, x_channels, aux_channels)
     cond = torch.randn(2, 3, 2, 16, 16)
     x = torch.randn(2, 1, 16, 16) if x_channels else None
     aux = torch.randn(2, 1, 16, 16) if aux_channels else None
@@ -67,7 +69,7 @@ def test_size_and_channel_errors_are_clear() -> None:
 @pytest.mark.parametrize("encoder", ["early", "stem3d"])
 def test_channels_last_gives_the_same_result(encoder: str) -> None:
     torch.manual_seed(0)
-    net = build_network(ModelConfig(**{**TINY.__dict__, "encoder": encoder}), 2, 2, 1, 1)
+    net = build_network(replace(TINY, encoder=encoder), 2, 2, 1, 1)
     _perturb(net)
     args = (torch.randn(2, 1, 16, 16), torch.rand(2), torch.randn(2, 2, 2, 16, 16), torch.randn(2, 1, 16, 16))
     ref = net(*args)
