@@ -42,7 +42,8 @@ FLOW_STEP_SWEEP = (1, 2, 8)
 @dataclass(frozen=True)
 class DemoSettings:
     """out: output folder; minutes: training wall-clock per model; n_events: synthetic events;
-    members: ensemble size of generative models; configs: folder of the experiment YAMLs."""
+    members: ensemble size of generative models; configs: folder of the experiment YAMLs;
+    max_samples: test samples predicted and scored (evenly spaced over the test split)."""
 
     out: Path
     minutes: float = 2.0
@@ -51,6 +52,7 @@ class DemoSettings:
     seed: int = 0
     configs: Path = Path("configs")
     models: tuple[str, ...] = tuple(DEMO_MODELS)
+    max_samples: int = 64
 
 
 def _config(s: DemoSettings, name: str, store: Path) -> ExperimentConfig:
@@ -85,14 +87,16 @@ def _predict_all(s: DemoSettings, name: str, cfg: ExperimentConfig, store: Path)
     ckpt = Path(cfg.train.out) / "checkpoint.pt"
     pred_dir = s.out / "predictions"
     if cfg.method.kind == "regression":
-        return [predict(ckpt, store, "test", 1, 1, s.seed, None, pred_dir / f"{name}.nc").path]
+        return [predict(ckpt, store, "test", 1, 1, s.seed, None, pred_dir / f"{name}.nc",
+                        max_samples=s.max_samples).path]
     steps = [cfg.sample.steps]
     if cfg.method.kind == "flow":
         steps = sorted(set(FLOW_STEP_SWEEP) | set(steps))
     paths = []
     for k in steps:
         label = name if k == cfg.sample.steps else f"{name}_{k}steps"
-        paths.append(predict(ckpt, store, "test", s.members, k, s.seed, None, pred_dir / f"{label}.nc").path)
+        paths.append(predict(ckpt, store, "test", s.members, k, s.seed, None, pred_dir / f"{label}.nc",
+                             max_samples=s.max_samples).path)
     return paths
 
 

@@ -142,7 +142,8 @@ def predict(ckpt: str | Path, store: str | Path, split: str = "test", members: i
         "method": est.label, "nfe": int(nfe), "steps": int(steps), "sampler": sampler or "default",
         "seeds": [seed + m for m in range(members)], "checkpoint": str(ckpt), "checkpoint_step": est.step,
         "data_source": str(data.attrs.get("source", "")), "infrared": str(data.attrs.get("infrared", "")),
-        "store": str(store), "split": split, "seconds_per_member": [round(s, 4) for s in seconds],
+        "store": str(store), "split": split, "resolution_km": float(data.attrs.get("resolution_km", 0.0)),
+        "seconds_per_member": [round(s, 4) for s in seconds],
         "events": json.dumps(_events(data)), "train_data_source": str(est.provenance.get("source", "")),
         "qpeflow_version": qpeflow_version(),
     }

@@ -12,13 +12,6 @@ from qpeflow.samplers import (DIFFUSION_SAMPLERS, ODE_SAMPLERS, SAMPLERS, Denois
                               randn_members, uniform_grid)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread (two threads on a loaded shared CPU can be 30x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.mark.parametrize("name", sorted(ODE_SAMPLERS))

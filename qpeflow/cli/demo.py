@@ -15,6 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=2.0, help="training wall-clock per model (default 2)")
     parser.add_argument("--n-events", type=int, default=12, help="synthetic events in the store (default 12)")
     parser.add_argument("--members", type=int, default=4, help="ensemble members of generative models")
+    parser.add_argument("--max-samples", type=int, default=64, help="test samples predicted and scored")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--configs", default="configs", help="folder of the experiment YAMLs")
     parser.add_argument("--models", default=",".join(DEMO_MODELS),
@@ -26,6 +27,6 @@ def run(args: argparse.Namespace) -> int:
 
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
     index = run_demo(DemoSettings(Path(args.out), args.minutes, args.n_events, args.members, args.seed,
-                                  Path(args.configs), models))
+                                  Path(args.configs), models, args.max_samples))
     print(f"report: {index}")
     return 0

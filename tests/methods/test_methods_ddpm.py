@@ -18,13 +18,6 @@ from qpeflow.nn import build_network
 TINY = ModelConfig(encoder_channels=8, base_channels=8, channel_mults=(1, 2), time_embed_dim=16)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread (two threads on a loaded shared CPU can be 30x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def tiny_batch(seed: int = 0) -> Batch:

@@ -9,13 +9,6 @@ import torch.nn.functional as F
 from qpeflow.nn.temporal import ENCODERS, EarlyFusion, TemporalConv
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread (two threads on a loaded shared CPU can be 30x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.mark.parametrize("name", sorted(ENCODERS))
