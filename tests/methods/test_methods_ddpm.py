@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from qpeflow.config import ModelConfig
 from qpeflow.data.batch import Batch
 from qpeflow.errors import QpeflowError
 from qpeflow.methods.ddpm import DDPM, trailing_timesteps
 from qpeflow.methods.schedules import cosine_schedule, linear_schedule
 from qpeflow.nn import build_network
 
-TINY = ModelConfig(encoder_channels=8, base_channels=8, channel_mults=(1, 2), time_embed_dim=16)
-
-
-
-
-def tiny_batch(seed: int = 0) -> Batch:
-    g = torch.Generator().manual_seed(seed)
-    cond = torch.randn(4, 2, 2, 16, 16, generator=g)
-    mask = (torch.rand(4, 1, 16, 16, generator=g) > 0.3).float()
-    return Batch(cond, torch.relu(cond[:, -1, :1] + 0.5) * mask, mask, torch.arange(4))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from method_fixtures import TINY, tiny_batch  # noqa: E402
 
 
 def test_linear_alphas_cumprod_brute_force() -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import functools
 
 import numpy as np
 import pytest
 import torch
 
-from qpeflow.config import MethodConfig, ModelConfig
+from qpeflow.config import MethodConfig
 from qpeflow.data.batch import Batch
 from qpeflow.methods import build_method
 from qpeflow.methods.base import Estimate
@@ -18,16 +21,8 @@ from qpeflow.methods.regression import Regression
 from qpeflow.methods.residual import Residual
 from qpeflow.nn import build_network
 
-TINY = ModelConfig(encoder_channels=8, base_channels=8, channel_mults=(1, 2), time_embed_dim=16)
-
-
-
-
-def tiny_batch(seed: int = 0) -> Batch:
-    g = torch.Generator().manual_seed(seed)
-    cond = torch.randn(4, 2, 2, 16, 16, generator=g)
-    mask = (torch.rand(4, 1, 16, 16, generator=g) > 0.3).float()
-    return Batch(cond, torch.relu(cond[:, -1, :1] + 0.5) * mask, mask, torch.arange(4))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from method_fixtures import TINY, tiny_batch  # noqa: E402
 
 
 class CountingMean:
