@@ -32,7 +32,7 @@ DEMO_MODELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "unet": ("unet.yaml", ()),
     "cfm": ("cfm.yaml", ()),
     "cfm_residual": ("cfm_residual.yaml", ()),
-    "ddpm": ("ddpm.yaml", ()),
+    "ddpm": ("ddpm.yaml", ("sample.steps=20",)),  # DDIM-20: the demo must finish on a laptop
 }
 
 #: extra step counts predicted for flow models (quality vs NFE figure)
@@ -52,7 +52,7 @@ class DemoSettings:
     seed: int = 0
     configs: Path = Path("configs")
     models: tuple[str, ...] = tuple(DEMO_MODELS)
-    max_samples: int = 64
+    max_samples: int = 32
 
 
 def _config(s: DemoSettings, name: str, store: Path) -> ExperimentConfig:

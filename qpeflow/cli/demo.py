@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=2.0, help="training wall-clock per model (default 2)")
     parser.add_argument("--n-events", type=int, default=12, help="synthetic events in the store (default 12)")
     parser.add_argument("--members", type=int, default=4, help="ensemble members of generative models")
-    parser.add_argument("--max-samples", type=int, default=64, help="test samples predicted and scored")
+    parser.add_argument("--max-samples", type=int, default=32, help="test samples predicted and scored")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--configs", default="configs", help="folder of the experiment YAMLs")
     parser.add_argument("--models", default=",".join(DEMO_MODELS),
