@@ -126,9 +126,12 @@ class Estimator:
 
     @property
     def label(self) -> str:
-        """Method label for prediction files: unet | ddpm | cfm, with ``_residual`` when residual."""
+        """Method label for prediction files: unet | ddpm | cfm, with ``_residual`` when residual
+        and ``_t<T>`` when the input sequence is not the default 4 frames (so the report keeps
+        a single-frame ablation apart from its multi-frame model)."""
         base = {"regression": "unet", "flow": "cfm"}.get(self.cfg.method.kind, self.cfg.method.kind)
-        return base + ("_residual" if self.cfg.method.residual_of else "")
+        frames = self.cfg.data.time_steps
+        return base + ("_residual" if self.cfg.method.residual_of else "") + (f"_t{frames}" if frames != 4 else "")
 
     @torch.no_grad()
     def sample(self, cond: torch.Tensor, steps: int, generators: list[torch.Generator],

@@ -146,3 +146,18 @@ def test_residual_checkpoint_is_self_contained(tmp_path: Path) -> None:
     np.testing.assert_array_equal(est(cond, 1, 2, [2]).rain_mmh[0], out.rain_mmh[1])
     with pytest.raises(QpeflowError, match="seeds"):
         est(cond, members=2, steps=2, seeds=[1])
+
+
+def test_single_frame_model_is_labelled_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent))
+    from store_fixture import make_tiny_store, tiny_overrides
+
+    from qpeflow.build import load_estimator
+    from qpeflow.config import load_config
+    from qpeflow.train import fit
+
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    store = make_tiny_store(tmp_path / "s.zarr", n=16, size=16)
+    ckpt = fit(load_config(configs / "unet.yaml",
+                           [*tiny_overrides(store, tmp_path / "u1", 1), "data.time_steps=1"])).checkpoint
+    assert load_estimator(ckpt, "cpu").label == "unet_t1"
