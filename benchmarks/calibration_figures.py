@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
 from qpeflow.config import PrepareConfig  # noqa: E402
-from qpeflow.data.calibration import (cooling_rain_correlation, ir_summary, read_satip,  # noqa: E402
+from qpeflow.data.calibration import (convective_event, cooling_rain_correlation, ir_summary, read_satip,  # noqa: E402
                                       winter_scene)
 from qpeflow.data.rain_generator import RainEventParams, simulate_rain  # noqa: E402
 from qpeflow.data.simulate import SimulatorParams, simulate_ir  # noqa: E402
@@ -120,14 +120,9 @@ def calibration_hist(out: Path) -> None:
 
 
 def cooling_vs_rain(out: Path) -> None:
-    grid = equal_area_grid(5.0, 48.0, 4.0, (96, 96))
-    times = np.datetime64("2021-07-01T12:00") + np.arange(16) * np.timedelta64(15, "m")
     grow_r, grow_c, dec_r, dec_c, corrs = [], [], [], [], []
     for seed in range(6):
-        rng = np.random.default_rng(seed)
-        p = dataclasses.replace(RainEventParams.sample(rng), cell_rate=2.0, wet_fraction=0.03)
-        rain = simulate_rain(16, (96, 96), 15, 4.0, rng, p)
-        ir = simulate_ir(rain, grid, times, SimulatorParams.sample(rng), rng, ("IR_108",))[:, 0]
+        rain, ir = convective_event(seed, 16, 96)
         c, x, y = cooling_rain_correlation(rain[4:], ir[4:], lag=2)
         corrs.append(c)
         grow_r.append(x)

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from qpeflow.checkpoint import load_checkpoint
-from qpeflow.config import ExperimentConfig, config_from_dict
+from qpeflow.config import DataConfig, ExperimentConfig, config_from_dict
 from qpeflow.data.transforms import LogRain
 from qpeflow.device import autocast, pick_device
 from qpeflow.errors import QpeflowError, input_error
@@ -127,11 +127,12 @@ class Estimator:
     @property
     def label(self) -> str:
         """Method label for prediction files: unet | ddpm | cfm, with ``_residual`` when residual
-        and ``_t<T>`` when the input sequence is not the default 4 frames (so the report keeps
+        and ``_t<T>`` when the input sequence is not the default length (so the report keeps
         a single-frame ablation apart from its multi-frame model)."""
         base = {"regression": "unet", "flow": "cfm"}.get(self.cfg.method.kind, self.cfg.method.kind)
         frames = self.cfg.data.time_steps
-        return base + ("_residual" if self.cfg.method.residual_of else "") + (f"_t{frames}" if frames != 4 else "")
+        suffix = f"_t{frames}" if frames != DataConfig().time_steps else ""
+        return base + ("_residual" if self.cfg.method.residual_of else "") + suffix
 
     @torch.no_grad()
     def sample(self, cond: torch.Tensor, steps: int, generators: list[torch.Generator],

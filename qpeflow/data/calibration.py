@@ -159,6 +159,22 @@ def growing_cells(rain: np.ndarray, ir108: np.ndarray, lag: int = 2, min_rain: f
     return np.concatenate(rains), np.concatenate(coolings)
 
 
+def convective_event(seed: int, n_times: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """A synthetic convective event for the cooling-before-rain check (mid-latitude summer noon).
+
+    Returns:
+        rain (n_times, size, size) mm/h and IR_108 (n_times, size, size) K, 15-min
+        cadence on a 4 km grid; deterministic for ``seed``.
+    """
+    grid = equal_area_grid(5.0, 48.0, 4.0, (size, size))
+    times = np.datetime64("2021-07-01T12:00") + np.arange(n_times) * np.timedelta64(15, "m")
+    rng = np.random.default_rng(seed)
+    p = dataclasses.replace(RainEventParams.sample(rng), cell_rate=2.0, wet_fraction=0.03)
+    rain = simulate_rain(n_times, (size, size), 15, 4.0, rng, p)
+    ir = simulate_ir(rain, grid, times, SimulatorParams.sample(rng), rng, ("IR_108",))[:, 0]
+    return rain, ir
+
+
 def cooling_rain_correlation(rain: np.ndarray, ir108: np.ndarray, lag: int = 2) -> tuple[float, np.ndarray, np.ndarray]:
     """Correlation between log rain at t and the IR_108 cooling over the previous ``lag``
     frames, over the growing cells of :func:`growing_cells`.

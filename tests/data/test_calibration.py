@@ -12,18 +12,14 @@ Numbers compared, written out so a failure says which one moved:
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 import xarray as xr
 
 from qpeflow.config import PrepareConfig
-from qpeflow.data.calibration import cooling_rain_correlation, gpi_errors, ir_summary, read_satip, winter_scene
+from qpeflow.data.calibration import (convective_event, cooling_rain_correlation, gpi_errors, ir_summary,
+                                      read_satip, winter_scene)
 from qpeflow.data.prepare import prepare
-from qpeflow.data.rain_generator import RainEventParams, simulate_rain
-from qpeflow.data.simulate import SimulatorParams, simulate_ir
-from qpeflow.io.regrid import equal_area_grid
 
 
 @pytest.fixture(scope="module")
@@ -61,14 +57,9 @@ def test_gpi_has_false_alarms_and_misses(tmp_path) -> None:
 
 
 def test_cooling_leads_rain_in_growing_cells() -> None:
-    grid = equal_area_grid(5.0, 48.0, 4.0, (64, 64))
-    times = np.datetime64("2021-07-01T12:00") + np.arange(14) * np.timedelta64(15, "m")
     corr, rains, coolings, decay_cooling = [], [], [], []
     for seed in range(3):
-        rng = np.random.default_rng(seed)
-        p = dataclasses.replace(RainEventParams.sample(rng), cell_rate=2.0, wet_fraction=0.03)
-        rain = simulate_rain(14, (64, 64), 15, 4.0, rng, p)
-        ir = simulate_ir(rain, grid, times, SimulatorParams.sample(rng), rng, ("IR_108",))[:, 0]
+        rain, ir = convective_event(seed, 14, 64)
         c, x, y = cooling_rain_correlation(rain[4:], ir[4:], lag=2)
         corr.append(c)
         rains.append(x)

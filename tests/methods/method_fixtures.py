@@ -16,3 +16,17 @@ def tiny_batch(seed: int = 0) -> Batch:
     cond = torch.randn(4, 2, 2, 16, 16, generator=g)
     mask = (torch.rand(4, 1, 16, 16, generator=g) > 0.3).float()
     return Batch(cond, torch.relu(cond[:, -1, :1] + 0.5) * mask, mask, torch.arange(4))
+
+
+def fixed_objective_losses(method, net: torch.nn.Module, steps: int = 30) -> list[float]:  # noqa: ANN001
+    """Adam (lr 3e-3) on :func:`tiny_batch` with the same noise every step (generator seed 7):
+    a fixed objective, so its loss must go down. Returns the loss of every step."""
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    batch, losses = tiny_batch(), []
+    for _ in range(steps):
+        loss = method.loss(net, batch, torch.Generator().manual_seed(7))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses

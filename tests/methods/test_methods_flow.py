@@ -17,7 +17,7 @@ from qpeflow.methods.flow import FlowMatching, GaussianSource, MeanSource
 from qpeflow.nn import build_network
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from method_fixtures import TINY, tiny_batch  # noqa: E402
+from method_fixtures import TINY, fixed_objective_losses, tiny_batch  # noqa: E402
 
 
 @pytest.mark.parametrize("s_min", [0.0, 0.1])
@@ -82,14 +82,7 @@ def test_loss_finite_and_decreasing(t_sampling: str, source) -> None:
     torch.manual_seed(0)
     method = FlowMatching(0.0, t_sampling, source)
     net = build_network(TINY, 2, 2, method.x_channels, method.aux_channels)
-    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-    batch, losses = tiny_batch(), []
-    for _ in range(30):
-        loss = method.loss(net, batch, torch.Generator().manual_seed(7))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses = fixed_objective_losses(method, net)
     assert all(np.isfinite(losses))
     assert np.mean(losses[-5:]) < 0.7 * losses[0]
 
