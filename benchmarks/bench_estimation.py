@@ -20,7 +20,7 @@ import torch
 
 from qpeflow.build import build_from_config
 from qpeflow.config import load_config
-from qpeflow.device import autocast, pick_device
+from qpeflow.training.device import autocast, pick_device
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -28,8 +28,12 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 def cases(ddpm_steps: int) -> list[tuple[str, str, str, int]]:
     """(label, config, sampler, steps)."""
     flow = [(f"CFM-{k} euler", "cfm", "euler", k) for k in (1, 2, 4, 8)]
-    return [("U-Net", "unet", "", 1), (f"DDPM-{ddpm_steps} ancestral", "ddpm", "ancestral", ddpm_steps),
-            ("DDIM-50", "ddpm", "ddim", 50), *flow]
+    return [
+        ("U-Net", "unet", "", 1),
+        (f"DDPM-{ddpm_steps} ancestral", "ddpm", "ancestral", ddpm_steps),
+        ("DDIM-50", "ddpm", "ddim", 50),
+        *flow,
+    ]
 
 
 def time_case(config: str, sampler: str, steps: int, batch: int, size: int, device: torch.device) -> tuple[int, float]:
@@ -69,8 +73,10 @@ def main() -> None:
             continue
         nfe, seconds = time_case(config, sampler, steps, args.batch, args.size, device)
         per_field = seconds / args.batch
-        print(f"{label:<22} {nfe:>5d} {seconds:>9.2f} {per_field:>15.4f} {1e3 * per_field / max(nfe, 1):>13.2f}",
-              flush=True)
+        print(
+            f"{label:<22} {nfe:>5d} {seconds:>9.2f} {per_field:>15.4f} {1e3 * per_field / max(nfe, 1):>13.2f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

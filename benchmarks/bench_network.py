@@ -67,9 +67,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     m = ModelConfig()
-    print(f"ModelConfig: base {m.base_channels}, mults {m.channel_mults}, res blocks {m.num_res_blocks}, "
-          f"attention {m.attention}, encoder width {m.encoder_channels}; batch {args.batch}, "
-          f"{args.size}x{args.size}, {args.threads} thread(s), torch {torch.__version__}")
+    print(
+        f"ModelConfig: base {m.base_channels}, mults {m.channel_mults}, res blocks {m.num_res_blocks}, "
+        f"attention {m.attention}, encoder width {m.encoder_channels}; batch {args.batch}, "
+        f"{args.size}x{args.size}, {args.threads} thread(s), torch {torch.__version__}"
+    )
     print(f"{'encoder':8s} {'params':>10s} {'forward s':>10s} {'fwd/s':>7s} {'train step s':>13s} {'steps/s':>8s}")
     for name in ENCODERS:
         params, fwd, step = bench(name, args.batch, args.size, args.repeats)

@@ -22,13 +22,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from qpeflow.tiling import estimate_tiled, tile_windows
+from qpeflow.inference.tiling import estimate_tiled, tile_windows
 
 
 def cheap_net(in_channels: int) -> nn.Module:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(in_channels, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1),
-                         nn.ReLU(), nn.Conv2d(16, 1, 3, padding=1)).eval()
+    return nn.Sequential(
+        nn.Conv2d(in_channels, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 1, 3, padding=1),
+    ).eval()
 
 
 def peak_rss_mb() -> float:
@@ -64,12 +69,16 @@ def main() -> None:
     seconds = time.perf_counter() - start
     peak = peak_rss_mb()
     in_mb, out_mb = cond.nbytes / 2**20, out.nbytes / 2**20
-    print(f"domain {args.height} x {args.width}, T={args.frames}, C={args.channels}, {args.members} members, "
-          f"tile {args.tile}, overlap {args.overlap}, batch {args.batch}")
+    print(
+        f"domain {args.height} x {args.width}, T={args.frames}, C={args.channels}, {args.members} members, "
+        f"tile {args.tile}, overlap {args.overlap}, batch {args.batch}"
+    )
     print(f"{n_tiles} tiles in the domain (all-NaN ones skipped), {seconds:.1f} s, {n_tiles / seconds:.1f} tiles/s")
-    print(f"peak RSS {peak:.0f} MB (before the call {base:.0f} MB, input already allocated {in_mb:.0f} MB); "
-          f"growth {peak - base:.0f} MB for output {out_mb:.0f} MB + weight sum "
-          f"{args.height * args.width * 4 / 2**20:.0f} MB + one batch of tiles")
+    print(
+        f"peak RSS {peak:.0f} MB (before the call {base:.0f} MB, input already allocated {in_mb:.0f} MB); "
+        f"growth {peak - base:.0f} MB for output {out_mb:.0f} MB + weight sum "
+        f"{args.height * args.width * 4 / 2**20:.0f} MB + one batch of tiles"
+    )
     print(f"output finite fraction {np.isfinite(out).mean():.3f}")
 
 

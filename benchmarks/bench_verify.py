@@ -2,7 +2,7 @@
 
     python benchmarks/bench_verify.py [--fields 1000] [--members 8] [--size 64] [--kind noisy]
 
-Writes a synthetic predictions file (tests/predictions_fixture.py; not timed) to a
+Writes a synthetic predictions file (tests/writers/predictions.py; not timed) to a
 temporary folder, then times ``qpeflow.evaluate.evaluate`` on it (every score of
 qpeflow.verify, read in chunks of 64 time steps) and prints the seconds.
 """
@@ -15,12 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # repository root, for tests.writers
 
-from predictions_fixture import make_predictions  # noqa: E402
-
-from qpeflow.config import EvalConfig  # noqa: E402
-from qpeflow.evaluate import evaluate  # noqa: E402
+from qpeflow.config import EvalConfig
+from qpeflow.evaluate import evaluate
+from tests.writers.predictions import make_predictions
 
 
 def main() -> None:
@@ -33,13 +32,17 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        pred = make_predictions(Path(tmp) / "bench.nc", args.kind, n_time=args.fields, members=args.members, size=args.size)
+        pred = make_predictions(
+            Path(tmp) / "bench.nc", args.kind, n_time=args.fields, members=args.members, size=args.size
+        )
         made = time.perf_counter() - t0
         t0 = time.perf_counter()
         evaluate(pred, Path(tmp) / "scores", EvalConfig(), chunk=args.chunk)
         seconds = time.perf_counter() - t0
-    print(f"evaluate: {args.fields} fields of {args.size}x{args.size}, {args.members} members ({args.kind}): "
-          f"{seconds:.1f} s ({1000 * seconds / args.fields:.1f} ms/field); file written in {made:.1f} s")
+    print(
+        f"evaluate: {args.fields} fields of {args.size}x{args.size}, {args.members} members ({args.kind}): "
+        f"{seconds:.1f} s ({1000 * seconds / args.fields:.1f} ms/field); file written in {made:.1f} s"
+    )
 
 
 if __name__ == "__main__":

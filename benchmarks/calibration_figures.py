@@ -25,21 +25,30 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import LogNorm  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import LogNorm
 
-from qpeflow.config import PrepareConfig  # noqa: E402
-from qpeflow.data.calibration import (convective_event, cooling_rain_correlation, ir_summary, read_satip,  # noqa: E402
-                                      winter_scene)
-from qpeflow.data.rain_generator import RainEventParams, simulate_rain  # noqa: E402
-from qpeflow.data.simulate import SimulatorParams, simulate_ir  # noqa: E402
-from qpeflow.datasets import data_path  # noqa: E402
-from qpeflow.io.regrid import equal_area_grid  # noqa: E402
+from qpeflow.config import PrepareConfig
+from qpeflow.data.simulator.calibration import (
+    convective_event,
+    cooling_rain_correlation,
+    ir_summary,
+    read_satip,
+    winter_scene,
+)
+from qpeflow.data.simulator.forward import SimulatorParams, simulate_ir
+from qpeflow.data.simulator.rain_generator import RainEventParams, simulate_rain
+from qpeflow.io.regrid import equal_area_grid
+from qpeflow.io.sample_data import data_path
 
 CHANNELS = ("IR_108", "IR_120", "WV_062")
-SCALES = {"rain": dict(cmap="viridis", norm=LogNorm(0.1, 50)), "IR_108": dict(cmap="gray_r", vmin=200, vmax=295),
-          "split": dict(cmap="RdBu_r", vmin=-8, vmax=8), "WV_062": dict(cmap="cividis_r", vmin=205, vmax=245)}
+SCALES = {
+    "rain": dict(cmap="viridis", norm=LogNorm(0.1, 50)),
+    "IR_108": dict(cmap="gray_r", vmin=200, vmax=295),
+    "split": dict(cmap="RdBu_r", vmin=-8, vmax=8),
+    "WV_062": dict(cmap="cividis_r", vmin=205, vmax=245),
+}
 
 
 def _radar_case() -> tuple[np.ndarray, np.ndarray, str]:
@@ -61,8 +70,9 @@ def _synthetic_case() -> tuple[np.ndarray, np.ndarray, str]:
     n = 160
     grid = equal_area_grid(6.0, 49.0, 4.0, (n, n))
     times = np.datetime64("2021-07-10T11:00") + np.arange(14) * np.timedelta64(15, "m")
-    rain = simulate_rain(14, (n, n), 15, 4.0, rng, dataclasses.replace(RainEventParams.sample(rng), cell_rate=1.0,
-                                                                       wet_fraction=0.2))
+    rain = simulate_rain(
+        14, (n, n), 15, 4.0, rng, dataclasses.replace(RainEventParams.sample(rng), cell_rate=1.0, wet_fraction=0.2)
+    )
     ir = simulate_ir(rain, grid, times, SimulatorParams.sample(rng, 49.0, times[0]), rng, CHANNELS)
     return rain[-3], ir[-3], "synthetic generator\n+ simulated IR"
 
@@ -77,8 +87,12 @@ def ir_panel(out: Path) -> None:
     cases = [_radar_case(), _synthetic_case(), _satip_case()]
     fig, axes = plt.subplots(len(cases), 4, figsize=(15, 3.6 * len(cases)), constrained_layout=True)
     for row, (rain, ir, label) in zip(axes, cases):
-        panels = [("rain", rain, "rain rate (mm/h)"), ("IR_108", ir[0], "IR_108 (K)"),
-                  ("split", ir[0] - ir[1], "IR_108 - IR_120 (K)"), ("WV_062", ir[2], "WV_062 (K)")]
+        panels = [
+            ("rain", rain, "rain rate (mm/h)"),
+            ("IR_108", ir[0], "IR_108 (K)"),
+            ("split", ir[0] - ir[1], "IR_108 - IR_120 (K)"),
+            ("WV_062", ir[2], "WV_062 (K)"),
+        ]
         for ax, (key, data, title) in zip(row, panels):
             im = ax.imshow(np.where(data > 0.1, data, np.nan) if key == "rain" else data, **SCALES[key])
             ax.set_title(title, fontsize=9)
@@ -88,8 +102,11 @@ def ir_panel(out: Path) -> None:
         row[0].set_ylabel(label, fontsize=9)
         if np.isnan(rain).all():
             row[0].text(0.5, 0.5, "no coincident radar", ha="center", va="center", transform=row[0].transAxes)
-    fig.suptitle("Simulated infrared (rows 1-2) beside real SEVIRI (row 3), same colour scales; "
-                 "pixels 4 km (radar, synthetic), 3-4 km (SEVIRI)", fontsize=10)
+    fig.suptitle(
+        "Simulated infrared (rows 1-2) beside real SEVIRI (row 3), same colour scales; "
+        "pixels 4 km (radar, synthetic), 3-4 km (SEVIRI)",
+        fontsize=10,
+    )
     fig.savefig(out / "ir_panel.png", dpi=90)
     plt.close(fig)
 
@@ -100,21 +117,35 @@ def calibration_hist(out: Path) -> None:
     sim_d = {c: sim[:, :, i] for i, c in enumerate(CHANNELS)}
     rs = ir_summary(real["IR_108"], real["IR_120"], real["WV_062"])
     ss = ir_summary(sim_d["IR_108"], sim_d["IR_120"], sim_d["WV_062"])
-    items = [("IR_108 (K)", real["IR_108"], sim_d["IR_108"], np.arange(195, 300, 2), rs.ir108_pct, ss.ir108_pct),
-             ("IR_108 - IR_120 (K)", real["IR_108"] - real["IR_120"], sim_d["IR_108"] - sim_d["IR_120"],
-              np.arange(-3, 10, 0.25), rs.split_window_pct, ss.split_window_pct),
-             ("WV_062 (K)", real["WV_062"], sim_d["WV_062"], np.arange(200, 250, 1), rs.wv062_pct, ss.wv062_pct)]
+    items = [
+        ("IR_108 (K)", real["IR_108"], sim_d["IR_108"], np.arange(195, 300, 2), rs.ir108_pct, ss.ir108_pct),
+        (
+            "IR_108 - IR_120 (K)",
+            real["IR_108"] - real["IR_120"],
+            sim_d["IR_108"] - sim_d["IR_120"],
+            np.arange(-3, 10, 0.25),
+            rs.split_window_pct,
+            ss.split_window_pct,
+        ),
+        ("WV_062 (K)", real["WV_062"], sim_d["WV_062"], np.arange(200, 250, 1), rs.wv062_pct, ss.wv062_pct),
+    ]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4), constrained_layout=True)
     for ax, (title, r, s, bins, rp, sp) in zip(axes, items):
         ax.hist(r[np.isfinite(r)].ravel(), bins, density=True, histtype="step", lw=2, label="real SEVIRI (Satip)")
         ax.hist(s.ravel(), bins, density=True, histtype="step", lw=2, label="simulated (winter scene)")
-        ax.set_title(f"{title}\nreal p1/50/99 {rp[0]:.1f}/{rp[1]:.1f}/{rp[2]:.1f}; "
-                     f"sim {sp[0]:.1f}/{sp[1]:.1f}/{sp[2]:.1f}", fontsize=9)
+        ax.set_title(
+            f"{title}\nreal p1/50/99 {rp[0]:.1f}/{rp[1]:.1f}/{rp[2]:.1f}; sim {sp[0]:.1f}/{sp[1]:.1f}/{sp[2]:.1f}",
+            fontsize=9,
+        )
         ax.set_yscale("log")
         ax.legend(fontsize=8)
     axes[0].axvline(233, color="k", ls=":", lw=1)
-    axes[0].text(233, axes[0].get_ylim()[1] * 0.5, f" cold < 233 K: real {rs.cold_fraction:.3f}, "
-                 f"sim {ss.cold_fraction:.3f}", fontsize=8)
+    axes[0].text(
+        233,
+        axes[0].get_ylim()[1] * 0.5,
+        f" cold < 233 K: real {rs.cold_fraction:.3f}, sim {ss.cold_fraction:.3f}",
+        fontsize=8,
+    )
     fig.savefig(out / "calibration_hist.png", dpi=90)
     plt.close(fig)
 
@@ -132,8 +163,10 @@ def cooling_vs_rain(out: Path) -> None:
         dec_r.append(now[sel])
         dec_c.append((ir[4:-2] - ir[6:])[sel])
     fig, ax = plt.subplots(figsize=(7, 5), constrained_layout=True)
-    for label, r, c, col, alpha in (("growing cells (objects)", grow_r, grow_c, "C3", 0.4),
-                                    ("decaying pixels", dec_r, dec_c, "C0", 0.05)):
+    for label, r, c, col, alpha in (
+        ("growing cells (objects)", grow_r, grow_c, "C3", 0.4),
+        ("decaying pixels", dec_r, dec_c, "C0", 0.05),
+    ):
         r, c = np.concatenate(r), np.concatenate(c)
         ax.scatter(r, c, s=3, alpha=alpha, color=col)
         edges = np.logspace(-1, 2, 13)
@@ -145,9 +178,11 @@ def cooling_vs_rain(out: Path) -> None:
     ax.axhline(0, color="k", lw=0.5)
     ax.set_xlabel("rain rate at t (mm/h; cell mean for growing cells)")
     ax.set_ylabel("IR_108 cooling over the previous 30 min (K)")
-    ax.set_title(f"Tops cool before the rain (6 convective synthetic events)\n"
-                 f"corr(log R, cooling) over growing cells, per event: {', '.join(f'{v:.2f}' for v in corrs)}",
-                 fontsize=9)
+    ax.set_title(
+        f"Tops cool before the rain (6 convective synthetic events)\n"
+        f"corr(log R, cooling) over growing cells, per event: {', '.join(f'{v:.2f}' for v in corrs)}",
+        fontsize=9,
+    )
     ax.legend(fontsize=8)
     fig.savefig(out / "cooling_vs_rain.png", dpi=90)
     plt.close(fig)

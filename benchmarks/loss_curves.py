@@ -1,6 +1,6 @@
 """Plot training loss curves from runs' log.csv files (one panel per run, log-scale loss).
 
-    python benchmarks/loss_curves.py runs/unet runs/cfm ... -o loss_curves.png
+python benchmarks/loss_curves.py runs/unet runs/cfm ... -o loss_curves.png
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 
 def read_log(run: Path) -> tuple[list[int], list[float], float]:

@@ -21,10 +21,10 @@ from torch import nn
 from qpeflow.checkpoint import load_checkpoint
 from qpeflow.config import DataConfig, ExperimentConfig, config_from_dict
 from qpeflow.data.transforms import LogRain
-from qpeflow.device import autocast, pick_device
 from qpeflow.errors import QpeflowError, input_error
 from qpeflow.methods import Method, build_method
 from qpeflow.nn import build_network
+from qpeflow.training.device import autocast, pick_device
 
 
 def _config_of(payload: dict[str, Any], path: str | Path) -> ExperimentConfig:
@@ -39,10 +39,18 @@ def mean_entry(path: str | Path) -> dict[str, Any]:
     payload = load_checkpoint(path)
     cfg = _config_of(payload, path)
     if cfg.method.kind != "regression" or cfg.method.residual_of:
-        raise input_error(path, f"method.residual_of must be a regression checkpoint, this one is "
-                                f"{cfg.method.kind!r}{' (residual)' if cfg.method.residual_of else ''}")
-    return {"state_dict": payload["ema"], "config": payload["config"], "normalisation": payload["normalisation"],
-            "checkpoint": str(path), "step": payload["step"]}
+        raise input_error(
+            path,
+            f"method.residual_of must be a regression checkpoint, this one is "
+            f"{cfg.method.kind!r}{' (residual)' if cfg.method.residual_of else ''}",
+        )
+    return {
+        "state_dict": payload["ema"],
+        "config": payload["config"],
+        "normalisation": payload["normalisation"],
+        "checkpoint": str(path),
+        "step": payload["step"],
+    }
 
 
 class FrozenMean:
@@ -61,7 +69,8 @@ class FrozenMean:
             raise QpeflowError(
                 f"regression mean {entry.get('checkpoint', '')}: needs channels {own} and {len(norm['time_in'])} "
                 f"frames, the residual config gives {list(channels)} and {n_frames} (train the mean with "
-                "the same data.channels and data.time_steps)")
+                "the same data.channels and data.time_steps)"
+            )
         self.index = [list(channels).index(c) for c in own]
         self.n_frames = len(norm["time_in"])
         self.method = build_method(cfg.method, None)
@@ -75,12 +84,13 @@ class FrozenMean:
         if cond.device != self.device:
             self.net.to(cond.device, memory_format=torch.channels_last)
             self.device = cond.device
-        own = cond[:, -self.n_frames:, self.index]
+        own = cond[:, -self.n_frames :, self.index]
         return self.method.estimate(self.net, own, 1, 1, None).samples[0].float()
 
 
-def build_from_config(cfg: ExperimentConfig, n_frames: int, n_channels: int,
-                      mean: dict[str, Any] | None = None) -> tuple[nn.Module, Method]:
+def build_from_config(
+    cfg: ExperimentConfig, n_frames: int, n_channels: int, mean: dict[str, Any] | None = None
+) -> tuple[nn.Module, Method]:
     """Network and method for ``cfg``; ``mean`` is an embedded mean entry (else ``residual_of`` is read)."""
     mean_fn = None
     if cfg.method.residual_of:
@@ -135,17 +145,20 @@ class Estimator:
         return base + ("_residual" if self.cfg.method.residual_of else "") + suffix
 
     @torch.no_grad()
-    def sample(self, cond: torch.Tensor, steps: int, generators: list[torch.Generator],
-               sampler: str = "") -> EstimatorOutput:
+    def sample(
+        self, cond: torch.Tensor, steps: int, generators: list[torch.Generator], sampler: str = ""
+    ) -> EstimatorOutput:
         """One member per generator (each on ``self.device``); cond (B, T, C, H, W) normalised."""
         with autocast(self.device):
-            est = self.method.estimate(self.net, cond.to(self.device), len(generators), steps, generators,
-                                       sampler=sampler)
+            est = self.method.estimate(
+                self.net, cond.to(self.device), len(generators), steps, generators, sampler=sampler
+            )
         rain = self.rain.inverse(est.samples.float()).cpu().numpy().astype(np.float32)
         return EstimatorOutput(rain, int(est.nfe))
 
-    def __call__(self, cond: torch.Tensor, members: int, steps: int, seeds: Sequence[int],
-                 sampler: str = "") -> EstimatorOutput:
+    def __call__(
+        self, cond: torch.Tensor, members: int, steps: int, seeds: Sequence[int], sampler: str = ""
+    ) -> EstimatorOutput:
         """``members`` fields per condition; member m draws from ``torch.Generator().manual_seed(seeds[m])``."""
         if len(seeds) != members:
             raise QpeflowError(f"estimate: {members} members need {members} seeds, got {len(seeds)}")

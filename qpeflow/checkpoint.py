@@ -7,19 +7,17 @@ Payload (DESIGN.md, "Checkpoint")::
      data_provenance {store attrs}, format_version, rng}
 
 plus ``mean: {state_dict, config, normalisation}`` in a residual checkpoint, so
-that it is self-contained. Files are written atomically (temp name in the same
-folder, then ``os.replace``) and read with ``torch.load(weights_only=True)``, so
+that it is self-contained. Files are written atomically
+(:mod:`qpeflow.io.atomic`) and read with ``torch.load(weights_only=True)``, so
 a checkpoint from elsewhere cannot run code.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import pickle
 import platform
 import random
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -28,10 +26,20 @@ import numpy as np
 import torch
 
 from qpeflow.errors import input_error
+from qpeflow.io.atomic import atomic_path
 
 FORMAT_VERSION = 1
-REQUIRED_KEYS = ("state_dict", "ema", "optimizer", "step", "config", "versions", "normalisation",
-                 "data_provenance", "format_version")
+REQUIRED_KEYS = (
+    "state_dict",
+    "ema",
+    "optimizer",
+    "step",
+    "config",
+    "versions",
+    "normalisation",
+    "data_provenance",
+    "format_version",
+)
 
 
 def qpeflow_version() -> str:
@@ -44,24 +52,19 @@ def qpeflow_version() -> str:
 
 def versions() -> dict[str, str]:
     """Software versions recorded in every checkpoint."""
-    return {"qpeflow": qpeflow_version(), "torch": str(torch.__version__), "numpy": str(np.__version__),
-            "python": platform.python_version()}
+    return {
+        "qpeflow": qpeflow_version(),
+        "torch": str(torch.__version__),
+        "numpy": str(np.__version__),
+        "python": platform.python_version(),
+    }
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     """Write ``payload`` to ``path`` atomically; a reader never sees a half-written file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save({**payload, "format_version": payload.get("format_version", FORMAT_VERSION)}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save({**payload, "format_version": payload.get("format_version", FORMAT_VERSION)}, tmp)
     return path
 
 
@@ -81,8 +84,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
         if "Weights only load failed" in str(exc):
-            raise input_error(path, "holds objects other than tensors and plain values; refused, since "
-                                    "loading it could run code (not a qpeflow checkpoint?)") from None
+            raise input_error(
+                path,
+                "holds objects other than tensors and plain values; refused, since "
+                "loading it could run code (not a qpeflow checkpoint?)",
+            ) from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise input_error(path, f"not a readable checkpoint (truncated or corrupt?): {first}") from None
     if not isinstance(payload, dict):
@@ -91,8 +97,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if missing:
         raise input_error(path, f"not a qpeflow checkpoint: missing {missing}")
     if payload["format_version"] != FORMAT_VERSION:
-        raise input_error(path, f"checkpoint format_version {payload['format_version']!r}; this qpeflow "
-                                f"reads version {FORMAT_VERSION} (use the qpeflow version that wrote it)")
+        raise input_error(
+            path,
+            f"checkpoint format_version {payload['format_version']!r}; this qpeflow "
+            f"reads version {FORMAT_VERSION} (use the qpeflow version that wrote it)",
+        )
     return payload
 
 
@@ -102,8 +111,13 @@ def rng_state() -> dict[str, Any]:
     version, py_state, py_gauss = random.getstate()
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
-        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "gauss": float(gauss)},
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "gauss": float(gauss),
+        },
         "python": {"version": version, "state": list(py_state), "gauss": py_gauss},
     }
     if torch.cuda.is_available():

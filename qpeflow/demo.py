@@ -59,11 +59,19 @@ def _config(s: DemoSettings, name: str, store: Path) -> ExperimentConfig:
     file, extra = DEMO_MODELS[name]
     path = s.configs / file
     if not path.is_file():
-        raise QpeflowError(f"{path}: demo config not found (run the demo from the repository root "
-                           "or pass --configs DIR)")
-    overrides = [f"data.store={store}", f"train.out={s.out / 'runs' / name}",
-                 f"train.time_limit_minutes={s.minutes}", "train.steps=100000", "train.lr_schedule=constant",
-                 f"train.seed={s.seed}", "train.ckpt_every=200", *extra]
+        raise QpeflowError(
+            f"{path}: demo config not found (run the demo from the repository root or pass --configs DIR)"
+        )
+    overrides = [
+        f"data.store={store}",
+        f"train.out={s.out / 'runs' / name}",
+        f"train.time_limit_minutes={s.minutes}",
+        "train.steps=100000",
+        "train.lr_schedule=constant",
+        f"train.seed={s.seed}",
+        "train.ckpt_every=200",
+        *extra,
+    ]
     if "residual" in name:
         overrides.append(f"method.residual_of={s.out / 'runs' / 'unet' / 'checkpoint.pt'}")
     return load_config(path, overrides)
@@ -82,29 +90,33 @@ def _prepare(s: DemoSettings) -> Path:
 
 
 def _predict_all(s: DemoSettings, name: str, cfg: ExperimentConfig, store: Path) -> list[Path]:
-    from qpeflow.predict import predict
+    from qpeflow.inference.predict import predict
 
     ckpt = Path(cfg.train.out) / "checkpoint.pt"
     pred_dir = s.out / "predictions"
     if cfg.method.kind == "regression":
-        return [predict(ckpt, store, "test", 1, 1, s.seed, None, pred_dir / f"{name}.nc",
-                        max_samples=s.max_samples).path]
+        return [
+            predict(ckpt, store, "test", 1, 1, s.seed, None, pred_dir / f"{name}.nc", max_samples=s.max_samples).path
+        ]
     steps = [cfg.sample.steps]
     if cfg.method.kind == "flow":
         steps = sorted(set(FLOW_STEP_SWEEP) | set(steps))
     paths = []
     for k in steps:
         label = name if k == cfg.sample.steps else f"{name}_{k}steps"
-        paths.append(predict(ckpt, store, "test", s.members, k, s.seed, None, pred_dir / f"{label}.nc",
-                             max_samples=s.max_samples).path)
+        paths.append(
+            predict(
+                ckpt, store, "test", s.members, k, s.seed, None, pred_dir / f"{label}.nc", max_samples=s.max_samples
+            ).path
+        )
     return paths
 
 
 def run_demo(s: DemoSettings) -> Path:
     """Run every stage; returns the path of the report's index.html."""
     from qpeflow.evaluate import evaluate, evaluate_baselines
-    from qpeflow.report import build_report
-    from qpeflow.train import fit
+    from qpeflow.report.build import build_report
+    from qpeflow.training.fit import fit
 
     unknown = set(s.models) - set(DEMO_MODELS)
     if unknown:

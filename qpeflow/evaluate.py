@@ -18,7 +18,7 @@ for one field) and ``seconds_per_member`` = their mean / n_fields (one member,
 one field).
 
 ``evaluate_baselines`` scores the literature IR baselines (GPI, Auto-Estimator,
-:mod:`qpeflow.baselines`) computed from the file's ``ir_108`` as 1-member
+:mod:`qpeflow.methods.baselines`) computed from the file's ``ir_108`` as 1-member
 predictions, against the same truth.
 """
 
@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from importlib import metadata
@@ -38,10 +36,11 @@ import numpy as np
 import xarray as xr
 from tqdm import tqdm
 
-from qpeflow.baselines import BASELINES
 from qpeflow.config import EvalConfig
 from qpeflow.errors import input_error
-from qpeflow.verify import SuiteScores, SuiteSettings, summarise, suite_accum, suite_compute, suite_init
+from qpeflow.io.atomic import write_text
+from qpeflow.methods.baselines import BASELINES
+from qpeflow.verify import SuiteScores, SuiteSettings, suite_accum, suite_compute, suite_init, summarise
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +53,9 @@ def _open(path: Path) -> xr.Dataset:
     try:
         return xr.open_dataset(path, mask_and_scale=True)
     except (OSError, ValueError) as exc:
-        raise input_error(path, f"cannot read as netCDF ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        raise input_error(
+            path, f"cannot read as netCDF ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        ) from None
 
 
 def _field_var(ds: xr.Dataset, path: Path, name: str, dims: tuple[str, ...], why: str) -> xr.DataArray:
@@ -72,12 +73,17 @@ def _same_coords(a: xr.DataArray, b: xr.DataArray, path: Path, truth_path: Path)
     """Sizes, and coordinates present in both, of time / y / x must agree."""
     for dim in ("time", "y", "x"):
         if a.sizes[dim] != b.sizes[dim]:
-            raise input_error(truth_path, f"truth has {b.sizes[dim]} along '{dim}' but the predictions {path} have "
-                              f"{a.sizes[dim]}: grids or times differ")
+            raise input_error(
+                truth_path,
+                f"truth has {b.sizes[dim]} along '{dim}' but the predictions {path} have "
+                f"{a.sizes[dim]}: grids or times differ",
+            )
     for coord in ("valid_time", "time", "y", "x"):
         if coord in a.coords and coord in b.coords and not np.array_equal(a[coord].values, b[coord].values):
             kind = "times" if "time" in coord else "grids"
-            raise input_error(truth_path, f"'{coord}' of the truth differs from that of the predictions {path}: {kind} differ")
+            raise input_error(
+                truth_path, f"'{coord}' of the truth differs from that of the predictions {path}: {kind} differ"
+            )
 
 
 class PredictionsInput:
@@ -192,8 +198,12 @@ MemberReader = Callable[[slice], np.ndarray]
 
 def settings_of(cfg: EvalConfig) -> SuiteSettings:
     """Suite settings from the evaluation config."""
-    return SuiteSettings(thresholds=tuple(cfg.thresholds), fss_thresholds=tuple(cfg.fss_thresholds),
-                         fss_scales=tuple(int(s) for s in cfg.fss_scales), brier_thresholds=tuple(cfg.brier_thresholds))
+    return SuiteSettings(
+        thresholds=tuple(cfg.thresholds),
+        fss_thresholds=tuple(cfg.fss_thresholds),
+        fss_scales=tuple(int(s) for s in cfg.fss_scales),
+        brier_thresholds=tuple(cfg.brier_thresholds),
+    )
 
 
 def _check_members(src: PredictionsInput, ens: np.ndarray, obs: np.ndarray, start: int, what: str) -> None:
@@ -207,8 +217,14 @@ def _check_members(src: PredictionsInput, ens: np.ndarray, obs: np.ndarray, star
         raise input_error(src.path, f"{what} member {m} at time index {start + t} is NaN wherever the truth is valid")
 
 
-def score(src: PredictionsInput, read_members: MemberReader, members: int, cfg: EvalConfig, chunk: int,
-          what: str = "rain_rate") -> SuiteScores:
+def score(
+    src: PredictionsInput,
+    read_members: MemberReader,
+    members: int,
+    cfg: EvalConfig,
+    chunk: int,
+    what: str = "rain_rate",
+) -> SuiteScores:
     """Accumulate every score over the file in chunks of ``chunk`` time steps (``what`` names the source)."""
     state = suite_init(members, src.shape, settings_of(cfg))
     n_valid = 0
@@ -235,11 +251,24 @@ def _cost_scalars(meta: dict[str, Any]) -> list[dict[str, Any]]:
     baseline = meta["method"] in BASELINES
     missing = "no network: a formula on IR_108" if baseline else "not recorded in the predictions file"
     return [
-        {"name": "nfe", "value": meta["nfe"], "threshold": None, "scale": None, "on": "ensemble",
-         "definition": "network evaluations per member and field", "reason": None if meta["nfe"] is not None else missing},
-        {"name": "seconds_per_field", "value": meta["seconds_per_field"], "threshold": None, "scale": None,
-         "on": "ensemble", "definition": "wall-clock seconds to produce all members of one field",
-         "reason": None if meta["seconds_per_field"] is not None else missing},
+        {
+            "name": "nfe",
+            "value": meta["nfe"],
+            "threshold": None,
+            "scale": None,
+            "on": "ensemble",
+            "definition": "network evaluations per member and field",
+            "reason": None if meta["nfe"] is not None else missing,
+        },
+        {
+            "name": "seconds_per_field",
+            "value": meta["seconds_per_field"],
+            "threshold": None,
+            "scale": None,
+            "on": "ensemble",
+            "definition": "wall-clock seconds to produce all members of one field",
+            "reason": None if meta["seconds_per_field"] is not None else missing,
+        },
     ]
 
 
@@ -248,25 +277,23 @@ def write_scores(path: Path, meta: dict[str, Any], scores: SuiteScores) -> Path:
     summary = summarise(scores)
     doc = {"meta": meta, "scalars": summary.scalars + _cost_scalars(meta), "curves": summary.curves}
     text = json.dumps(doc, indent=1, allow_nan=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text(path, text)
 
 
 def _meta(src: PredictionsInput, name: str, members: int) -> dict[str, Any]:
     seconds = src.seconds_per_member
     return {
-        "name": name, "predictions": str(src.path.resolve()), "method": src.attr_str("method", "unknown"),
-        "nfe": src.attr_int("nfe"), "steps": src.attr_int("steps"), "sampler": src.attr_str("sampler", None),
-        "members": members, "n_fields": src.n_time, "data_source": src.attr_str("data_source", "unknown"),
-        "infrared": src.attr_str("infrared", "unknown"), "events": src.events,
+        "name": name,
+        "predictions": str(src.path.resolve()),
+        "method": src.attr_str("method", "unknown"),
+        "nfe": src.attr_int("nfe"),
+        "steps": src.attr_int("steps"),
+        "sampler": src.attr_str("sampler", None),
+        "members": members,
+        "n_fields": src.n_time,
+        "data_source": src.attr_str("data_source", "unknown"),
+        "infrared": src.attr_str("infrared", "unknown"),
+        "events": src.events,
         "seconds_per_member": None if seconds is None else float(np.mean(seconds)) / src.n_time,
         "seconds_per_field": None if seconds is None else float(np.sum(seconds)) / src.n_time,
         "qpeflow_version": _version(),
@@ -276,12 +303,20 @@ def _meta(src: PredictionsInput, name: str, members: int) -> dict[str, Any]:
 def _summary_line(path: Path, scores: SuiteScores) -> str:
     cat, c = scores.categorical["member1"], scores.continuous["member1"]
     csi = " ".join(f"CSI@{t:g} {v.value:.3f}" for t, v in zip(cat.thresholds, cat.csi) if t in (1.0, 5.0))
-    return (f"{path}: {scores.n_fields} fields x {scores.members} members; MAE {c.mae.value:.3f} mm/h, {csi}, "
-            f"CRPS {scores.ensemble.crps.value:.3f} mm/h, P99 ratio {scores.distribution.p99_ratio.value:.3f}")
+    return (
+        f"{path}: {scores.n_fields} fields x {scores.members} members; MAE {c.mae.value:.3f} mm/h, {csi}, "
+        f"CRPS {scores.ensemble.crps.value:.3f} mm/h, P99 ratio {scores.distribution.p99_ratio.value:.3f}"
+    )
 
 
-def evaluate(pred_path: str | Path, out_dir: str | Path, cfg: EvalConfig = EvalConfig(), name: str | None = None,
-             chunk: int = 64, truth_path: str | Path | None = None) -> Path:
+def evaluate(
+    pred_path: str | Path,
+    out_dir: str | Path,
+    cfg: EvalConfig | None = None,
+    name: str | None = None,
+    chunk: int = 64,
+    truth_path: str | Path | None = None,
+) -> Path:
     """Score ``pred_path`` (its own truth, or that of ``truth_path``) -> ``out_dir/<name>.json``.
 
     name defaults to the predictions file's stem. Raises QpeflowError naming the file for
@@ -290,7 +325,7 @@ def evaluate(pred_path: str | Path, out_dir: str | Path, cfg: EvalConfig = EvalC
     src = open_predictions(pred_path, truth_path)
     with src:
         members = src.members
-        scores = score(src, src.read_members, members, cfg, chunk)
+        scores = score(src, src.read_members, members, cfg or EvalConfig(), chunk)
         name = name or src.path.stem
         out = write_scores(Path(out_dir) / f"{name}.json", _meta(src, name, members), scores)
     log.info(_summary_line(out, scores))
@@ -311,8 +346,9 @@ class _TimedBaseline:
         return rain
 
 
-def evaluate_baselines(pred_path: str | Path, out_dir: str | Path, cfg: EvalConfig = EvalConfig(),
-                       chunk: int = 64) -> dict[str, Path]:
+def evaluate_baselines(
+    pred_path: str | Path, out_dir: str | Path, cfg: EvalConfig | None = None, chunk: int = 64
+) -> dict[str, Path]:
     """GPI and Auto-Estimator from the file's ``ir_108`` (K) -> ``out_dir/gpi.json``, ``autoestimator.json``."""
     src = open_predictions(pred_path, None)
     out: dict[str, Path] = {}
@@ -321,11 +357,16 @@ def evaluate_baselines(pred_path: str | Path, out_dir: str | Path, cfg: EvalConf
             raise input_error(src.path, "no 'ir_108' variable (time, y, x) in K: the IR baselines need it")
         for name, fn in BASELINES.items():
             baseline = _TimedBaseline(src, fn)
-            scores = score(src, baseline, 1, cfg, chunk, what=f"{name} of ir_108")
+            scores = score(src, baseline, 1, cfg or EvalConfig(), chunk, what=f"{name} of ir_108")
             per_field = baseline.seconds / src.n_time
-            meta = _meta(src, name, 1) | {"method": name, "nfe": None, "steps": None, "sampler": None,
-                                          "seconds_per_member": per_field, "seconds_per_field": per_field}
+            meta = _meta(src, name, 1) | {
+                "method": name,
+                "nfe": None,
+                "steps": None,
+                "sampler": None,
+                "seconds_per_member": per_field,
+                "seconds_per_field": per_field,
+            }
             out[name] = write_scores(Path(out_dir) / f"{name}.json", meta, scores)
             log.info(_summary_line(out[name], scores))
     return out
-

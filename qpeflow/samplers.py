@@ -85,8 +85,12 @@ def midpoint(velocity: Velocity, x0: Tensor, t_grid: Tensor) -> SamplerResult:
     return SamplerResult(x, 2 * (len(t_grid) - 1))
 
 
-def randn_members(shape: Sequence[int], generators: Sequence[torch.Generator] | None, device: torch.device | str,
-                  dtype: torch.dtype = torch.float32) -> Tensor:
+def randn_members(
+    shape: Sequence[int],
+    generators: Sequence[torch.Generator] | None,
+    device: torch.device | str,
+    dtype: torch.dtype = torch.float32,
+) -> Tensor:
     """Standard normal (len(generators) * shape[0], *shape[1:]), chunk k drawn from generators[k].
 
     Each chunk is drawn on its generator's device and then moved, so a member's
@@ -106,8 +110,13 @@ def _check_timesteps(timesteps: Sequence[int], n: int) -> list[int]:
     return steps
 
 
-def ddim(denoise: Denoiser, x: Tensor, alphas_cumprod: Tensor, timesteps: Sequence[int],
-         generators: Sequence[torch.Generator] | None = None) -> SamplerResult:
+def ddim(
+    denoise: Denoiser,
+    x: Tensor,
+    alphas_cumprod: Tensor,
+    timesteps: Sequence[int],
+    generators: Sequence[torch.Generator] | None = None,
+) -> SamplerResult:
     """Deterministic DDIM (Song et al. 2021, Eq. 12 with eta = 0).
 
     x_prev = sqrt(abar_prev) x0_hat + sqrt(1 - abar_prev) eps_hat, with abar_prev = 1
@@ -128,8 +137,13 @@ def ddim(denoise: Denoiser, x: Tensor, alphas_cumprod: Tensor, timesteps: Sequen
     return SamplerResult(x, len(steps))
 
 
-def ddpm_ancestral(denoise: Denoiser, x: Tensor, alphas_cumprod: Tensor, timesteps: Sequence[int],
-                   generators: Sequence[torch.Generator] | None = None) -> SamplerResult:
+def ddpm_ancestral(
+    denoise: Denoiser,
+    x: Tensor,
+    alphas_cumprod: Tensor,
+    timesteps: Sequence[int],
+    generators: Sequence[torch.Generator] | None = None,
+) -> SamplerResult:
     """Ancestral sampling from the posterior q(x_prev | x_t, x0_hat) (Ho et al. 2020, Eqs. 6-7).
 
     mean = sqrt(abar_prev) beta / (1 - abar) x0_hat + sqrt(alpha) (1 - abar_prev) / (1 - abar) x_t,

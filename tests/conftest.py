@@ -10,9 +10,9 @@ import pytest
 os.environ.setdefault("SATPY_DOWNLOAD_AUX", "False")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import torch  # noqa: E402
+import torch
 
-from qpeflow.datasets import data_path, missing_reason  # noqa: E402
+from qpeflow.io.sample_data import data_path, missing_reason
 
 # Tiny test tensors run far faster on one thread (measured 37x on a loaded 2-core machine).
 torch.set_num_threads(1)

@@ -9,13 +9,21 @@ import pytest
 
 from qpeflow.demo import DemoSettings, run_demo
 from qpeflow.errors import QpeflowError
+from tests.paths import CONFIGS
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = CONFIGS
 
 
 def test_demo_runs_every_stage(tmp_path: Path) -> None:
-    s = DemoSettings(tmp_path / "demo", minutes=0.005, n_events=4, members=2, configs=CONFIGS,
-                     models=("unet", "cfm_residual"), max_samples=4)
+    s = DemoSettings(
+        tmp_path / "demo",
+        minutes=0.005,
+        n_events=4,
+        members=2,
+        configs=CONFIGS,
+        models=("unet", "cfm_residual"),
+        max_samples=4,
+    )
     index = run_demo(s)
     assert index.is_file() and (index.parent / "report.md").is_file()
     scores = sorted(p.stem for p in (s.out / "scores").glob("*.json"))

@@ -8,24 +8,63 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from predictions_fixture import make_predictions
 
 from qpeflow.cli import main
 from qpeflow.config import EvalConfig
 from qpeflow.errors import QpeflowError
 from qpeflow.evaluate import evaluate, evaluate_baselines
+from tests.writers.predictions import make_predictions
 
-REQUIRED_BOTH_VIEWS = ("pod", "far", "csi", "hss", "ets", "bias", "fss", "mae", "rmse", "me", "pearson", "spearman",
-                       "mae_log", "rmse_log", "pearson_log")
-REQUIRED_OTHER = ("w1_log", "p95_ratio", "p99_ratio", "p999_ratio", "max_ratio", "wet_fraction_ratio", "std_ratio",
-                  "rapsd_small_scale_ratio", "crps", "rank_flatness", "spread_skill", "brier", "member_fss",
-                  "centroid_spread", "nfe", "seconds_per_field")
-CURVES = {"csi_vs_threshold": {"member1", "ensemble_mean"}, "bias_vs_threshold": {"member1", "ensemble_mean"},
-          "fss_vs_scale_1": {"member1", "ensemble_mean"}, "fss_vs_scale_5": {"member1", "ensemble_mean"},
-          "fss_vs_scale_10": {"member1", "ensemble_mean"}, "rapsd": {"truth", "prediction"}, "rapsd_ratio": {"ratio"},
-          "histogram": {"truth", "prediction"}, "qq": {"truth", "prediction"}, "rank_histogram": {"frequency"},
-          "spread_skill": {"rmse"}, "reliability_1": {"observed_frequency", "count"},
-          "reliability_5": {"observed_frequency", "count"}}
+REQUIRED_BOTH_VIEWS = (
+    "pod",
+    "far",
+    "csi",
+    "hss",
+    "ets",
+    "bias",
+    "fss",
+    "mae",
+    "rmse",
+    "me",
+    "pearson",
+    "spearman",
+    "mae_log",
+    "rmse_log",
+    "pearson_log",
+)
+REQUIRED_OTHER = (
+    "w1_log",
+    "p95_ratio",
+    "p99_ratio",
+    "p999_ratio",
+    "max_ratio",
+    "wet_fraction_ratio",
+    "std_ratio",
+    "rapsd_small_scale_ratio",
+    "crps",
+    "rank_flatness",
+    "spread_skill",
+    "brier",
+    "member_fss",
+    "centroid_spread",
+    "nfe",
+    "seconds_per_field",
+)
+CURVES = {
+    "csi_vs_threshold": {"member1", "ensemble_mean"},
+    "bias_vs_threshold": {"member1", "ensemble_mean"},
+    "fss_vs_scale_1": {"member1", "ensemble_mean"},
+    "fss_vs_scale_5": {"member1", "ensemble_mean"},
+    "fss_vs_scale_10": {"member1", "ensemble_mean"},
+    "rapsd": {"truth", "prediction"},
+    "rapsd_ratio": {"ratio"},
+    "histogram": {"truth", "prediction"},
+    "qq": {"truth", "prediction"},
+    "rank_histogram": {"frequency"},
+    "spread_skill": {"rmse"},
+    "reliability_1": {"observed_frequency", "count"},
+    "reliability_5": {"observed_frequency", "count"},
+}
 
 
 def strict_load(path: Path) -> dict:
@@ -36,8 +75,11 @@ def strict_load(path: Path) -> dict:
 
 
 def value(doc: dict, name: str, on: str | None = None, threshold: float | None = None, scale: int | None = None):
-    hits = [s for s in doc["scalars"] if s["name"] == name and (on is None or s["on"] == on)
-            and s["threshold"] == threshold and s["scale"] == scale]
+    hits = [
+        s
+        for s in doc["scalars"]
+        if s["name"] == name and (on is None or s["on"] == on) and s["threshold"] == threshold and s["scale"] == scale
+    ]
     assert len(hits) == 1, (name, on, threshold, scale, len(hits))
     return hits[0]["value"]
 
@@ -57,7 +99,9 @@ def test_scores_file_follows_the_contract(three):
     doc = three["shifted"]
     meta = doc["meta"]
     assert meta["name"] == "shifted" and meta["members"] == 3 and meta["n_fields"] == 10 and meta["nfe"] == 1
-    assert meta["events"] == ["ev0", "ev1"] and meta["infrared"] == "simulated" and Path(meta["predictions"]).is_absolute()
+    assert (
+        meta["events"] == ["ev0", "ev1"] and meta["infrared"] == "simulated" and Path(meta["predictions"]).is_absolute()
+    )
     assert meta["seconds_per_field"] == pytest.approx(1.5 / 10) and meta["seconds_per_member"] == pytest.approx(0.05)
     names = {(s["name"], s["on"]) for s in doc["scalars"]}
     for name in REQUIRED_BOTH_VIEWS:
@@ -92,7 +136,9 @@ def test_baselines_are_one_member_predictions(three):
         assert value(doc, "crps") == pytest.approx(value(doc, "mae", "member1"), rel=1e-9)
         assert value(doc, "spread_skill") is None
         assert 0.0 < value(doc, "csi", "member1", 1.0) < 1.0
-    assert value(three["gpi"], "max_ratio") == pytest.approx(3.0 / max(three["perfect"]["curves"]["qq"]["series"]["truth"]), rel=0.5)
+    assert value(three["gpi"], "max_ratio") == pytest.approx(
+        3.0 / max(three["perfect"]["curves"]["qq"]["series"]["truth"]), rel=0.5
+    )
 
 
 def test_chunking_does_not_change_the_scores(tmp_path):
@@ -130,7 +176,10 @@ BAD = {
     "no_truth.nc": (lambda ds: ds.drop_vars("truth"), "without the truth"),
     "no_member.nc": (lambda ds: ds.assign(rain_rate=ds["rain_rate"].isel(member=0)), "no 'member' dimension"),
     "truth_nan.nc": (lambda ds: ds.assign(truth=ds["truth"] * np.nan), "NaN or masked at every pixel"),
-    "member_nan.nc": (lambda ds: ds.assign(rain_rate=ds["rain_rate"].where(ds["member"] == 0)), "member 1 at time index 0 is NaN"),
+    "member_nan.nc": (
+        lambda ds: ds.assign(rain_rate=ds["rain_rate"].where(ds["member"] == 0)),
+        "member 1 at time index 0 is NaN",
+    ),
     "truth_grid.nc": (lambda ds: ds.assign(truth=ds["truth"].rename(y="yy")), "'truth' has dimensions"),
 }
 
@@ -175,7 +224,12 @@ def test_cli_evaluate_with_baselines_and_bad_input(tmp_path, capsys):
     a = make_predictions(tmp_path / "a.nc", "smooth", n_time=3, members=2, size=16)
     b = make_predictions(tmp_path / "b.nc", "shifted", n_time=3, members=2, size=16)
     assert main(["evaluate", str(a), str(b), "-o", str(tmp_path / "scores"), "--baselines"]) == 0
-    assert sorted(p.name for p in (tmp_path / "scores").glob("*.json")) == ["a.json", "autoestimator.json", "b.json", "gpi.json"]
+    assert sorted(p.name for p in (tmp_path / "scores").glob("*.json")) == [
+        "a.json",
+        "autoestimator.json",
+        "b.json",
+        "gpi.json",
+    ]
     capsys.readouterr()
     assert main(["evaluate", str(tmp_path / "missing.nc"), "-o", str(tmp_path / "scores")]) == 2
     err = capsys.readouterr().err.strip()

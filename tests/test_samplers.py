@@ -7,11 +7,17 @@ import math
 import pytest
 import torch
 
-from qpeflow.methods.schedules import cosine_schedule, linear_schedule
-from qpeflow.samplers import (DIFFUSION_SAMPLERS, ODE_SAMPLERS, SAMPLERS, Denoised, ddim, ddpm_ancestral,
-                              randn_members, uniform_grid)
-
-
+from qpeflow.methods.noise_schedules import cosine_schedule, linear_schedule
+from qpeflow.samplers import (
+    DIFFUSION_SAMPLERS,
+    ODE_SAMPLERS,
+    SAMPLERS,
+    Denoised,
+    ddim,
+    ddpm_ancestral,
+    randn_members,
+    uniform_grid,
+)
 
 
 @pytest.mark.parametrize("name", sorted(ODE_SAMPLERS))

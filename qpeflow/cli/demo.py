@@ -18,15 +18,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-samples", type=int, default=32, help="test samples predicted and scored")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--configs", default="configs", help="folder of the experiment YAMLs")
-    parser.add_argument("--models", default=",".join(DEMO_MODELS),
-                        help=f"comma-separated subset of {','.join(DEMO_MODELS)}")
+    parser.add_argument(
+        "--models", default=",".join(DEMO_MODELS), help=f"comma-separated subset of {','.join(DEMO_MODELS)}"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from qpeflow.demo import DemoSettings, run_demo
 
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
-    index = run_demo(DemoSettings(Path(args.out), args.minutes, args.n_events, args.members, args.seed,
-                                  Path(args.configs), models, args.max_samples))
+    index = run_demo(
+        DemoSettings(
+            Path(args.out),
+            args.minutes,
+            args.n_events,
+            args.members,
+            args.seed,
+            Path(args.configs),
+            models,
+            args.max_samples,
+        )
+    )
     print(f"report: {index}")
     return 0

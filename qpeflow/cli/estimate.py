@@ -23,16 +23,34 @@ from qpeflow.errors import QpeflowError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--checkpoint", required=True, help="trained checkpoint (.pt)")
-    parser.add_argument("--sat", nargs="+", required=True, metavar="FILE",
-                        help="SEVIRI files of the input sequence (any order; the latest slot is t0)")
-    parser.add_argument("--grid", default="opera",
-                        help="opera (OPERA 2 km LAEA grid cropped to the data), native (satellite grid) "
-                             "or a YAML grid file (crs, extent, shape); default opera")
-    parser.add_argument("--resolution-km", type=float, default=None,
-                        help="coarsen the grid to this resolution (default: the checkpoint's training "
-                             "resolution; 0 keeps the grid's own)")
-    parser.add_argument("--bbox", type=float, nargs=4, default=None,
-                        metavar=("LON_MIN", "LAT_MIN", "LON_MAX", "LAT_MAX"), help="crop the grid to a lon/lat box")
+    parser.add_argument(
+        "--sat",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="SEVIRI files of the input sequence (any order; the latest slot is t0)",
+    )
+    parser.add_argument(
+        "--grid",
+        default="opera",
+        help="opera (OPERA 2 km LAEA grid cropped to the data), native (satellite grid) "
+        "or a YAML grid file (crs, extent, shape); default opera",
+    )
+    parser.add_argument(
+        "--resolution-km",
+        type=float,
+        default=None,
+        help="coarsen the grid to this resolution (default: the checkpoint's training "
+        "resolution; 0 keeps the grid's own)",
+    )
+    parser.add_argument(
+        "--bbox",
+        type=float,
+        nargs=4,
+        default=None,
+        metavar=("LON_MIN", "LAT_MIN", "LON_MAX", "LAT_MAX"),
+        help="crop the grid to a lon/lat box",
+    )
     parser.add_argument("--members", type=int, default=4, help="ensemble members (default 4)")
     parser.add_argument("--steps", type=int, default=8, help="sampler steps (default 8)")
     parser.add_argument("--sampler", default="", help="sampler name (default: the method's)")
@@ -40,24 +58,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tile", type=int, default=64, help="tile size in px (default 64)")
     parser.add_argument("--overlap", type=int, default=16, help="tile overlap in px (default 16)")
     parser.add_argument("--batch", type=int, default=8, help="tiles per network call (default 8)")
-    parser.add_argument("--time", default=None, metavar="ISO",
-                        help="valid time t0, e.g. 2023-12-20T12:15 (default: the latest slot given)")
-    parser.add_argument("--tolerance", type=float, default=2.0,
-                        help="max minutes between a file's slot and t0 + offset (default 2)")
+    parser.add_argument(
+        "--time",
+        default=None,
+        metavar="ISO",
+        help="valid time t0, e.g. 2023-12-20T12:15 (default: the latest slot given)",
+    )
+    parser.add_argument(
+        "--tolerance", type=float, default=2.0, help="max minutes between a file's slot and t0 + offset (default 2)"
+    )
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("-o", "--out", required=True, help="output netCDF file")
     parser.add_argument("--png", default=None, help="quick-look PNG (IR_108, ensemble mean, P(>1 mm/h))")
 
 
 def run(args: argparse.Namespace) -> int:
-    from qpeflow.estimate import EstimateOptions, estimate_files
+    from qpeflow.inference.estimate import EstimateOptions, estimate_files
 
     if args.overlap < 0 or args.overlap >= args.tile:
         raise QpeflowError(f"--overlap {args.overlap}: must be >= 0 and smaller than --tile {args.tile}")
     options = EstimateOptions(
-        grid=args.grid, members=args.members, steps=args.steps, sampler=args.sampler, seed=args.seed,
-        tile=args.tile, overlap=args.overlap, batch=args.batch, resolution_km=args.resolution_km,
-        bbox=tuple(args.bbox) if args.bbox else None, tolerance_minutes=args.tolerance, device=args.device,
+        grid=args.grid,
+        members=args.members,
+        steps=args.steps,
+        sampler=args.sampler,
+        seed=args.seed,
+        tile=args.tile,
+        overlap=args.overlap,
+        batch=args.batch,
+        resolution_km=args.resolution_km,
+        bbox=tuple(args.bbox) if args.bbox else None,
+        tolerance_minutes=args.tolerance,
+        device=args.device,
         valid_time=args.time,
     )
     path = estimate_files(args.checkpoint, args.sat, args.out, options, png=args.png)

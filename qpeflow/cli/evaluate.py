@@ -25,8 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--truth", type=Path, default=None, help="take truth and mask from this file instead")
     parser.add_argument("--chunk", type=int, default=64, help="time steps read at once")
     parser.add_argument("--config", type=Path, default=None, help="experiment YAML (its eval section is used)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="config override, e.g. eval.fss_scales=[1,4,16]")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override, e.g. eval.fss_scales=[1,4,16]",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -23,8 +23,12 @@ RAIN_THRESHOLD = 0.1  # mm/h
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files (or an HRIT folder) to describe")
     parser.add_argument("--png", metavar="OUT", help="quick-look PNG; several fields -> OUT stem + _<n>_<name>.png")
-    parser.add_argument("--channel", action="append", metavar="NAME",
-                        help="SEVIRI channel(s) to read (repeatable; default IR_108 for satpy files, all for zarr)")
+    parser.add_argument(
+        "--channel",
+        action="append",
+        metavar="NAME",
+        help="SEVIRI channel(s) to read (repeatable; default IR_108 for satpy files, all for zarr)",
+    )
 
 
 @dataclass(frozen=True)
@@ -46,8 +50,7 @@ def summarise(field: Field) -> FieldSummary:
     if values.size == 0:
         return FieldSummary(np.nan, np.nan, np.nan, 0.0, None)
     wet = float((values > RAIN_THRESHOLD).mean() * 100) if field.quantity == RAIN_RATE else None
-    return FieldSummary(float(values.min()), float(values.mean()), float(values.max()),
-                        float(finite.mean() * 100), wet)
+    return FieldSummary(float(values.min()), float(values.mean()), float(values.max()), float(finite.mean() * 100), wet)
 
 
 def describe(field: Field, fmt: str) -> str:
@@ -59,9 +62,11 @@ def describe(field: Field, fmt: str) -> str:
         warnings.simplefilter("ignore", UserWarning)
         crs = field.grid.crs_name
     res = f"{res_x / 1000:.3g}x{res_y / 1000:.3g}km" if res_x > 10 else f"{res_x:g}x{res_y:g}px"
-    line = (f"{Path(field.source).name}  format={fmt}  {field.name or '-'}  {field.quantity} [{field.units}]  "
-            f"time={field.valid_time}  grid={ny}x{nx} @ {res}  crs={crs}  "
-            f"min/mean/max={s.minimum:.4g}/{s.mean:.4g}/{s.maximum:.4g}  coverage={s.coverage_pct:.1f}%")
+    line = (
+        f"{Path(field.source).name}  format={fmt}  {field.name or '-'}  {field.quantity} [{field.units}]  "
+        f"time={field.valid_time}  grid={ny}x{nx} @ {res}  crs={crs}  "
+        f"min/mean/max={s.minimum:.4g}/{s.mean:.4g}/{s.maximum:.4g}  coverage={s.coverage_pct:.1f}%"
+    )
     if s.wet_pct is not None:
         line += f"  rain>{RAIN_THRESHOLD:g}={s.wet_pct:.2f}%"
     return line

@@ -20,14 +20,24 @@ SOURCE_CHOICES = ("synthetic", "radar", "opera", "pairs")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", choices=SOURCE_CHOICES, default=None,
-                        help="data source (default: prepare.source of the config, 'synthetic')")
+    parser.add_argument(
+        "--source",
+        choices=SOURCE_CHOICES,
+        default=None,
+        help="data source (default: prepare.source of the config, 'synthetic')",
+    )
     parser.add_argument("--out", required=True, help="output STORE.zarr (replaced atomically)")
     parser.add_argument("--n-events", type=int, default=None, help="synthetic events to generate")
     parser.add_argument("--seed", type=int, default=None, help="random seed (deterministic output)")
     parser.add_argument("--config", default=None, help="experiment YAML (its 'prepare' section is used)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override, e.g. --set prepare.patches_per_frame=4 (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override, e.g. --set prepare.patches_per_frame=4 (repeatable)",
+    )
     parser.add_argument("--sat", default=None, help="pairs: folder of SEVIRI files")
     parser.add_argument("--radar", default=None, help="pairs: folder of radar files")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -59,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         summary = prepare(cfg, out, progress=not args.no_progress)
     seconds = time.perf_counter() - start
     counts = " ".join(f"{k}={v}" for k, v in summary.counts.items())
-    print(f"prepared {summary.path}: source={cfg.source} samples {counts} "
-          f"wet_fraction={summary.wet_fraction:.3f} seconds={seconds:.1f}")
+    print(
+        f"prepared {summary.path}: source={cfg.source} samples {counts} "
+        f"wet_fraction={summary.wet_fraction:.3f} seconds={seconds:.1f}"
+    )
     return 0

@@ -11,13 +11,18 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scores", type=Path, help="folder of scores *.json files (qpeflow evaluate -o)")
-    parser.add_argument("-o", "--out", type=Path, default=Path("report"),
-                        help="output folder for index.html, report.md and figures/ (default: report)")
+    parser.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        default=Path("report"),
+        help="output folder for index.html, report.md and figures/ (default: report)",
+    )
     parser.add_argument("--examples", type=int, default=3, help="rows of the example-maps panel (default 3)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from qpeflow.report import build_report  # matplotlib only when this command runs
+    from qpeflow.report.build import build_report  # matplotlib only when this command runs
 
     index = build_report(args.scores, args.out, n_examples=max(1, args.examples))
     print(f"report: {index} (and {index.parent / 'report.md'})")

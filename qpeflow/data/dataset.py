@@ -59,8 +59,9 @@ def open_store(path: str | Path) -> xr.Dataset:
 def _channel_index(path: Path, store_channels: list[str], wanted: Sequence[str]) -> list[int]:
     absent = [c for c in wanted if c not in store_channels]
     if absent:
-        raise input_error(path, f"channels {absent} asked for by data.channels are not in the store "
-                                f"(it has {store_channels})")
+        raise input_error(
+            path, f"channels {absent} asked for by data.channels are not in the store (it has {store_channels})"
+        )
     return [store_channels.index(c) for c in wanted]
 
 
@@ -98,9 +99,15 @@ class StoreDataset(torch.utils.data.Dataset):
         in_memory: read the split into memory (default: when it is under 1 GiB).
     """
 
-    def __init__(self, store: str | Path, data: DataConfig, split: str, crop: bool = True,
-                 ir_stats: tuple[Sequence[float], Sequence[float]] | None = None,
-                 in_memory: bool | None = None) -> None:
+    def __init__(
+        self,
+        store: str | Path,
+        data: DataConfig,
+        split: str,
+        crop: bool = True,
+        ir_stats: tuple[Sequence[float], Sequence[float]] | None = None,
+        in_memory: bool | None = None,
+    ) -> None:
         self.path = Path(store)
         if split not in SPLITS:
             raise QpeflowError(f"split {split!r}: expected one of {SPLITS}")
@@ -111,7 +118,7 @@ class StoreDataset(torch.utils.data.Dataset):
         self.channels = tuple(data.channels)
         self._ch = _channel_index(self.path, self.store_channels, self.channels)
         _check_times(self.path, ds, data)
-        self.time_in = [int(t) for t in ds["time_in"].values[-data.time_steps:]]
+        self.time_in = [int(t) for t in ds["time_in"].values[-data.time_steps :]]
         self._t0 = ds.sizes["time_in"] - data.time_steps
         self.indices = np.flatnonzero(ds["split"].values.astype(str) == split)
         if self.indices.size == 0:
@@ -132,7 +139,9 @@ class StoreDataset(torch.utils.data.Dataset):
         self._ds: xr.Dataset | None = None
         self._mem: dict[str, np.ndarray] | None = None
 
-    def _renormalisation(self, ir_stats: tuple[Sequence[float], Sequence[float]] | None) -> tuple[np.ndarray, np.ndarray]:
+    def _renormalisation(
+        self, ir_stats: tuple[Sequence[float], Sequence[float]] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """z_net = z_store * scale + shift, so that BT is normalised with ``ir_stats``."""
         ones = np.ones(len(self._ch))
         if ir_stats is None:
@@ -174,7 +183,7 @@ class StoreDataset(torch.utils.data.Dataset):
         assert self._ds is not None
         var = self._ds[name]
         if name == "inputs":
-            return np.asarray(var[idx, self._t0:, self._ch].values, dtype=np.float32)
+            return np.asarray(var[idx, self._t0 :, self._ch].values, dtype=np.float32)
         return var[idx].values
 
     def raw(self, pos: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

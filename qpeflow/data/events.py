@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qpeflow.config import PrepareConfig
-from qpeflow.data.rain_generator import simulate_rain
+from qpeflow.data.simulator.rain_generator import simulate_rain
 from qpeflow.io.grid import Grid
 from qpeflow.io.regrid import equal_area_grid
 
@@ -59,18 +59,18 @@ class RainSequence:
 
 def synthetic_sequence(index: int, cfg: PrepareConfig, rng: np.random.Generator) -> RainSequence:
     """One synthetic event: a random European location and time, rain from
-    :func:`qpeflow.data.rain_generator.simulate_rain` on a (2 patch) x (2 patch) grid."""
+    :func:`qpeflow.data.simulator.rain_generator.simulate_rain` on a (2 patch) x (2 patch) grid."""
     size = 2 * cfg.patch
-    grid = equal_area_grid(float(rng.uniform(-5, 20)), float(rng.uniform(42, 60)), cfg.resolution_km,
-                           (size, size))
+    grid = equal_area_grid(float(rng.uniform(-5, 20)), float(rng.uniform(42, 60)), cfg.resolution_km, (size, size))
     day = np.datetime64("2020-01-01T00:00:00") + np.timedelta64(int(rng.integers(0, 366)), "D")
     start = day + np.timedelta64(int(rng.integers(0, 24 * 60 // cfg.cadence_minutes)) * cfg.cadence_minutes, "m")
     n = SYNTHETIC_SPINUP + cfg.time_steps - 1 + SYNTHETIC_VALID + SYNTHETIC_TAIL
     times = start + np.arange(n) * np.timedelta64(cfg.cadence_minutes, "m")
     rain = simulate_rain(n, (size, size), cfg.cadence_minutes, cfg.resolution_km, rng)
     first = SYNTHETIC_SPINUP + cfg.time_steps - 1
-    return RainSequence(f"synthetic-{index:04d}", "synthetic", grid, rain, times.astype("datetime64[s]"),
-                        first, n - 1 - SYNTHETIC_TAIL)
+    return RainSequence(
+        f"synthetic-{index:04d}", "synthetic", grid, rain, times.astype("datetime64[s]"), first, n - 1 - SYNTHETIC_TAIL
+    )
 
 
 def synthetic_sequences(cfg: PrepareConfig, rng: np.random.Generator) -> list[RainSequence]:

@@ -33,8 +33,9 @@ def step_seed(seed: int, rank: int, step: int) -> int:
 class StepSampler(Sampler[list[tuple[int, int]]]):
     """Yields, for each step in ``[start, stop)``, this rank's ``batch_size`` keys ``(item, crop_seed)``."""
 
-    def __init__(self, n_items: int, batch_size: int, seed: int, start: int, stop: int,
-                 rank: int = 0, world_size: int = 1) -> None:
+    def __init__(
+        self, n_items: int, batch_size: int, seed: int, start: int, stop: int, rank: int = 0, world_size: int = 1
+    ) -> None:
         self.n, self.batch_size, self.seed = n_items, batch_size, seed
         self.start, self.stop, self.rank, self.world_size = start, stop, rank, world_size
         self._perm: tuple[int, torch.Tensor] | None = None

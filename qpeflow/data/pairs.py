@@ -8,7 +8,7 @@ Lambert azimuthal equal-area grid of ``prepare.resolution_km`` (4 km) over the
 overlap of the radar domain and the satellite footprint (block mean for rain;
 block mean or bilinear for brightness temperature). Radar ``nodata`` is masked
 (mask False, target 0), ``undetect`` is 0 mm/h rain that counts (mask True).
-Optionally the infrared is parallax corrected (:mod:`qpeflow.data.parallax`).
+Optionally the infrared is parallax corrected (:mod:`qpeflow.data.simulator.parallax`).
 The grid is cut into ``prepare.patch`` x ``prepare.patch`` patches; patches
 with less than half radar coverage or any missing infrared are skipped, all-dry
 patches are kept with probability ``prepare.dry_keep_fraction``. Events are days
@@ -43,7 +43,7 @@ MIN_RADAR_COVERAGE = 0.5  # fraction of a patch the radar must see
 
 
 @dataclass(frozen=True)
-class Window:
+class PairSample:
     """One training sample window: the radar field at t and the slot index of each input offset."""
 
     radar: Field
@@ -67,8 +67,9 @@ def as_rain_rate(field: Field) -> Field:
         data = dbz_to_rain(field.data, min_dbz=-32.0)
     else:
         raise QpeflowError(f"{field.source}: radar quantity {field.quantity!r} cannot be turned into rain rate")
-    return Field(data.astype(np.float32), RAIN_RATE, "mm/h", field.valid_time, field.grid, field.source, field.name,
-                 field.attrs)
+    return Field(
+        data.astype(np.float32), RAIN_RATE, "mm/h", field.valid_time, field.grid, field.source, field.name, field.attrs
+    )
 
 
 def read_radar(folder: str | Path) -> list[Field]:
@@ -113,8 +114,10 @@ def default_grid(radar: Grid, satellite: Field, resolution_km: float) -> Grid:
     xmax, ymax = min(b_rad[2], b_sat[2]), min(b_rad[3], b_sat[3])
     nx, ny = int((xmax - xmin) // d), int((ymax - ymin) // d)
     if nx < 1 or ny < 1:
-        raise QpeflowError(f"{satellite.source}: the satellite data do not overlap the radar domain "
-                           f"{radar.crs_name} grid of {radar.shape}")
+        raise QpeflowError(
+            f"{satellite.source}: the satellite data do not overlap the radar domain "
+            f"{radar.crs_name} grid of {radar.shape}"
+        )
     x0, y0 = np.floor(xmin / d) * d, np.ceil(ymax / d) * d
     return Grid(crs, float(x0), d, float(y0), -d, (ny, nx))
 
@@ -124,8 +127,9 @@ def _regrid_bt(field: Field, grid: Grid) -> np.ndarray:
     return regrid(field, grid, method=method).data
 
 
-def satellite_slots(files: Sequence[Path], channels: Sequence[str], grid: Grid, parallax: bool
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def satellite_slots(
+    files: Sequence[Path], channels: Sequence[str], grid: Grid, parallax: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Read every slot's channels onto ``grid``: times (S,) datetime64[s] and BT (S, C, ny, nx) K."""
     fields: list[Field] = []
     for path in tqdm(files, desc="satellite", unit="file", leave=False):
@@ -135,7 +139,7 @@ def satellite_slots(files: Sequence[Path], channels: Sequence[str], grid: Grid, 
     times = np.array([f.valid_time for f in frames], dtype="datetime64[s]")
     bt = np.stack([np.stack([_regrid_bt(f.fields[c], grid) for c in channels]) for f in frames]).astype(np.float32)
     if parallax:
-        from qpeflow.data.parallax import correct_parallax, sub_satellite_longitude
+        from qpeflow.data.simulator.parallax import correct_parallax, sub_satellite_longitude
 
         sub_lon = sub_satellite_longitude(frames[0].fields[channels[0]].grid.crs)
         ir = list(channels).index("IR_108") if "IR_108" in channels else 0
@@ -143,8 +147,9 @@ def satellite_slots(files: Sequence[Path], channels: Sequence[str], grid: Grid, 
     return times, bt
 
 
-def match_windows(radar: Sequence[Field], times: np.ndarray, time_in: Sequence[int],
-                  tolerance_minutes: float) -> tuple[list[Window], int]:
+def match_windows(
+    radar: Sequence[Field], times: np.ndarray, time_in: Sequence[int], tolerance_minutes: float
+) -> tuple[list[PairSample], int]:
     """Windows whose every slot t + offset has a satellite time within tolerance; and the number dropped."""
     windows, dropped = [], 0
     for field in radar:
@@ -157,7 +162,7 @@ def match_windows(radar: Sequence[Field], times: np.ndarray, time_in: Sequence[i
                 break
             slots.append(k)
         if len(slots) == len(time_in):
-            windows.append(Window(field, tuple(slots)))
+            windows.append(PairSample(field, tuple(slots)))
         else:
             dropped += 1
     return windows, dropped
@@ -197,9 +202,9 @@ def cut_patches(bt: np.ndarray, rain: np.ndarray, patch: int, dry_keep: float, r
     keep: list[tuple[int, int]] = []
     for r in range(0, ny - patch + 1, patch):
         for c in range(0, nx - patch + 1, patch):
-            sub = rain[r:r + patch, c:c + patch]
+            sub = rain[r : r + patch, c : c + patch]
             seen = np.isfinite(sub)
-            if seen.mean() < MIN_RADAR_COVERAGE or not np.isfinite(bt[..., r:r + patch, c:c + patch]).all():
+            if seen.mean() < MIN_RADAR_COVERAGE or not np.isfinite(bt[..., r : r + patch, c : c + patch]).all():
                 continue
             if not (sub[seen] >= 0.1).any() and rng.random() >= dry_keep:
                 continue
@@ -210,15 +215,22 @@ def cut_patches(bt: np.ndarray, rain: np.ndarray, patch: int, dry_keep: float, r
         np.stack([bt[..., a, b] for a, b in sl]) if sl else np.zeros((0, *bt.shape[:2], patch, patch), np.float32),
         np.stack([rain[a, b] for a, b in sl]) if sl else empty,
         np.stack([np.isfinite(rain[a, b]) for a, b in sl]) if sl else empty.astype(bool),
-        np.array([r for r, _ in keep], np.int64), np.array([c for _, c in keep], np.int64))
+        np.array([r for r, _ in keep], np.int64),
+        np.array([c for _, c in keep], np.int64),
+    )
 
 
 def _prepare_config(cfg: ExperimentConfig | PrepareConfig) -> PrepareConfig:
     return cfg.prepare if isinstance(cfg, ExperimentConfig) else cfg
 
 
-def prepare_pairs(cfg: ExperimentConfig | PrepareConfig, sat_dir: str | Path, radar_dir: str | Path,
-                  out: str | Path, grid: Grid | None = None) -> StoreSummary:
+def prepare_pairs(
+    cfg: ExperimentConfig | PrepareConfig,
+    sat_dir: str | Path,
+    radar_dir: str | Path,
+    out: str | Path,
+    grid: Grid | None = None,
+) -> StoreSummary:
     """Build the prepared store from a SEVIRI + radar archive (module docstring).
 
     Returns:
@@ -244,25 +256,40 @@ def prepare_pairs(cfg: ExperimentConfig | PrepareConfig, sat_dir: str | Path, ra
         grid = default_grid(radar[0].grid, first, p.resolution_km)
     times, bt = satellite_slots(sat_files, p.channels, grid, p.parallax_correction)
     windows, dropped = match_windows(radar, times, time_in, p.time_tolerance_minutes)
-    log.info("pairs: %d radar windows complete, %d dropped for a missing satellite slot (tolerance %g min)",
-             len(windows), dropped, p.time_tolerance_minutes)
+    log.info(
+        "pairs: %d radar windows complete, %d dropped for a missing satellite slot (tolerance %g min)",
+        len(windows),
+        dropped,
+        p.time_tolerance_minutes,
+    )
     if not windows:
-        raise QpeflowError(f"{sat_dir}: no radar time of {radar_dir} has all {len(time_in)} satellite slots "
-                           f"({', '.join(map(str, time_in))} min, tolerance {p.time_tolerance_minutes:g} min)")
+        raise QpeflowError(
+            f"{sat_dir}: no radar time of {radar_dir} has all {len(time_in)} satellite slots "
+            f"({', '.join(map(str, time_in))} min, tolerance {p.time_tolerance_minutes:g} min)"
+        )
     rng = np.random.default_rng(p.seed)
-    parts: list[tuple[Window, Patches]] = []
+    parts: list[tuple[PairSample, Patches]] = []
     for w in tqdm(windows, desc="pairs", unit="window"):
         rain = regrid(w.radar, grid, method="mean").data
         parts.append((w, cut_patches(bt[list(w.slots)], rain, p.patch, p.dry_keep_fraction, rng)))
     parts = [(w, q) for w, q in parts if len(q.rain)]
     if not parts:
-        raise QpeflowError(f"{radar_dir}: no {p.patch} x {p.patch} patch with enough radar coverage and "
-                           f"complete infrared on the {grid.shape} target grid")
+        raise QpeflowError(
+            f"{radar_dir}: no {p.patch} x {p.patch} patch with enough radar coverage and "
+            f"complete infrared on the {grid.shape} target grid"
+        )
     return _write(out, parts, grid, p, time_in, dropped, [str(f) for f in sat_files])
 
 
-def _write(out: str | Path, parts: list[tuple[Window, Patches]], grid: Grid, p: PrepareConfig,
-           time_in: tuple[int, ...], dropped: int, sat_files: list[str]) -> StoreSummary:
+def _write(
+    out: str | Path,
+    parts: list[tuple[PairSample, Patches]],
+    grid: Grid,
+    p: PrepareConfig,
+    time_in: tuple[int, ...],
+    dropped: int,
+    sat_files: list[str],
+) -> StoreSummary:
     """Assemble StoreArrays (events = UTC days) and write with :func:`write_store`."""
     day = [str(w.radar.valid_time.astype("datetime64[D]")) for w, q in parts for _ in range(len(q.rain))]
     split_of = split_by_day(day, p.val_fraction, p.test_fraction)
@@ -271,17 +298,35 @@ def _write(out: str | Path, parts: list[tuple[Window, Patches]], grid: Grid, p: 
         target=np.concatenate([q.rain for _, q in parts]).astype(np.float32),
         mask=np.concatenate([q.mask for _, q in parts]),
         valid_time=np.array([w.radar.valid_time for w, q in parts for _ in range(len(q.rain))], "datetime64[s]"),
-        event=np.array(day), split=np.array([split_of[d] for d in day]),
-        row0=np.concatenate([q.row0 for _, q in parts]), col0=np.concatenate([q.col0 for _, q in parts]),
-        channels=tuple(p.channels), time_in=time_in)
+        event=np.array(day),
+        split=np.array([split_of[d] for d in day]),
+        row0=np.concatenate([q.row0 for _, q in parts]),
+        col0=np.concatenate([q.col0 for _, q in parts]),
+        channels=tuple(p.channels),
+        time_in=time_in,
+    )
     radar_sources = sorted({w.radar.source for w, _ in parts})
     events = [{"event": d, "split": s} for d, s in sorted(split_of.items())]
-    attrs = {"source": "pairs", "infrared": "observed", "simulator_version": "", "simulator_params": "{}",
-             "cadence_minutes": p.cadence_minutes, "resolution_km": grid.dx / 1000.0, "events": json.dumps(events),
-             "parallax_correction": int(p.parallax_correction), "time_tolerance_minutes": p.time_tolerance_minutes,
-             "windows_dropped_missing_slot": dropped, "radar_files": json.dumps(radar_sources),
-             "satellite_files": json.dumps(sat_files), **grid.to_attrs()}
+    attrs = {
+        "source": "pairs",
+        "infrared": "observed",
+        "simulator_version": "",
+        "simulator_params": "{}",
+        "cadence_minutes": p.cadence_minutes,
+        "resolution_km": grid.dx / 1000.0,
+        "events": json.dumps(events),
+        "parallax_correction": int(p.parallax_correction),
+        "time_tolerance_minutes": p.time_tolerance_minutes,
+        "windows_dropped_missing_slot": dropped,
+        "radar_files": json.dumps(radar_sources),
+        "satellite_files": json.dumps(sat_files),
+        **grid.to_attrs(),
+    }
     summary = write_store(out, arrays, attrs)
-    log.info("pairs: wrote %s (%s samples, wet fraction %.3f)", summary.path,
-             ", ".join(f"{k} {v}" for k, v in summary.counts.items()), summary.wet_fraction)
+    log.info(
+        "pairs: wrote %s (%s samples, wet fraction %.3f)",
+        summary.path,
+        ", ".join(f"{k} {v}" for k, v in summary.counts.items()),
+        summary.wet_fraction,
+    )
     return summary

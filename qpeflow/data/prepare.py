@@ -25,9 +25,9 @@ from __future__ import annotations
 import json
 import logging
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from tqdm import tqdm
@@ -35,7 +35,7 @@ from tqdm import tqdm
 from qpeflow.config import PrepareConfig
 from qpeflow.data.events import RainSequence, synthetic_sequences
 from qpeflow.data.radar_sequences import opera_sequences, radar_sequences
-from qpeflow.data.simulate import SIMULATOR_VERSION, SimulatorParams, simulate_ir
+from qpeflow.data.simulator.forward import SIMULATOR_VERSION, SimulatorParams, simulate_ir
 from qpeflow.data.store import StoreArrays, StoreSummary, write_store
 from qpeflow.errors import QpeflowError
 
@@ -70,8 +70,8 @@ def assign_splits(events: list[str], cfg: PrepareConfig, rng: np.random.Generato
     n_test = max(1, round(cfg.test_fraction * n)) if n >= 3 and cfg.test_fraction > 0 else 0
     n_val = max(1, round(cfg.val_fraction * n)) if n >= 3 and cfg.val_fraction > 0 else 0
     split = {e: "test" for e in order[:n_test]}
-    split.update({e: "val" for e in order[n_test:n_test + n_val]})
-    split.update({e: "train" for e in order[n_test + n_val:]})
+    split.update({e: "val" for e in order[n_test : n_test + n_val]})
+    split.update({e: "train" for e in order[n_test + n_val :]})
     return split
 
 
@@ -92,12 +92,11 @@ def _window_ok(times: np.ndarray, t: int, cfg: PrepareConfig) -> bool:
     """True if frames t-T+1..t exist and are spaced exactly by the cadence (never a gap)."""
     if t - cfg.time_steps + 1 < 0:
         return False
-    dt = np.diff(times[t - cfg.time_steps + 1:t + 1].astype("datetime64[s]").astype(np.int64))
+    dt = np.diff(times[t - cfg.time_steps + 1 : t + 1].astype("datetime64[s]").astype(np.int64))
     return bool(np.all(dt == cfg.cadence_minutes * 60))
 
 
-def cut_patches(seq: RainSequence, ir: np.ndarray, cfg: PrepareConfig, rng: np.random.Generator,
-                out: _Samples) -> int:
+def cut_patches(seq: RainSequence, ir: np.ndarray, cfg: PrepareConfig, rng: np.random.Generator, out: _Samples) -> int:
     """Append the patches of one sequence to ``out``; returns the number added.
 
     Args:
@@ -114,13 +113,13 @@ def cut_patches(seq: RainSequence, ir: np.ndarray, cfg: PrepareConfig, rng: np.r
         n_pos = (ny - p + 1) * (nx - p + 1)  # distinct origins: never the same crop twice
         picks = rng.choice(n_pos, size=min(cfg.patches_per_frame, n_pos), replace=False)
         for r, c in zip(*np.divmod(picks, nx - p + 1)):
-            rain = seq.rain[t, r:r + p, c:c + p]
+            rain = seq.rain[t, r : r + p, c : c + p]
             seen = np.isfinite(rain)
             if seen.mean() < cfg.min_coverage:
                 continue
             if np.nanmax(np.where(seen, rain, 0.0)) < DRY_MMH and rng.random() >= cfg.dry_keep_fraction:
                 continue
-            out.inputs.append(ir[t - cfg.time_steps + 1:t + 1, :, r:r + p, c:c + p])
+            out.inputs.append(ir[t - cfg.time_steps + 1 : t + 1, :, r : r + p, c : c + p])
             out.target.append(np.where(seen, rain, 0.0).astype(np.float32))
             out.mask.append(seen)
             out.meta.append((seq.times[t], seq.event, int(r), int(c)))
@@ -135,10 +134,14 @@ def _arrays(s: _Samples, split: dict[str, str], cfg: PrepareConfig) -> StoreArra
         inputs=np.stack(s.inputs) if s.inputs else np.zeros((0,), np.float32),
         target=np.stack(s.target) if s.target else np.zeros((0,)),
         mask=np.stack(s.mask) if s.mask else np.zeros((0,), bool),
-        valid_time=np.asarray(times, dtype="datetime64[ns]"), event=ev,
-        split=np.asarray([split[e] for e in ev], dtype=str), row0=np.asarray(rows, np.int64),
-        col0=np.asarray(cols, np.int64), channels=tuple(cfg.channels),
-        time_in=tuple(int(-cfg.cadence_minutes * k) for k in range(cfg.time_steps - 1, -1, -1)))
+        valid_time=np.asarray(times, dtype="datetime64[ns]"),
+        event=ev,
+        split=np.asarray([split[e] for e in ev], dtype=str),
+        row0=np.asarray(rows, np.int64),
+        col0=np.asarray(cols, np.int64),
+        channels=tuple(cfg.channels),
+        time_in=tuple(int(-cfg.cadence_minutes * k) for k in range(cfg.time_steps - 1, -1, -1)),
+    )
 
 
 def _store_attrs(cfg: PrepareConfig, seqs: list[RainSequence], params: dict[str, SimulatorParams]) -> dict:
@@ -146,10 +149,14 @@ def _store_attrs(cfg: PrepareConfig, seqs: list[RainSequence], params: dict[str,
     grids = {s.grid for s in seqs}
     attrs: dict = {
         "source": cfg.source if cfg.source != "radar" else "radar:" + ",".join(s.split(":")[-1] for s in sources),
-        "infrared": "simulated", "simulator_version": SIMULATOR_VERSION,
+        "infrared": "simulated",
+        "simulator_version": SIMULATOR_VERSION,
         "simulator_params": json.dumps({e: json.loads(p.to_json()) for e, p in params.items()}),
-        "cadence_minutes": cfg.cadence_minutes, "resolution_km": cfg.resolution_km,
-        "patch": cfg.patch, "seed": cfg.seed, "dry_keep_fraction": cfg.dry_keep_fraction,
+        "cadence_minutes": cfg.cadence_minutes,
+        "resolution_km": cfg.resolution_km,
+        "patch": cfg.patch,
+        "seed": cfg.seed,
+        "dry_keep_fraction": cfg.dry_keep_fraction,
         "events": json.dumps(sorted({s.event for s in seqs})),
     }
     if len(grids) == 1:
@@ -164,8 +171,9 @@ def prepare(cfg: PrepareConfig, out: str | Path, progress: bool = True) -> Store
     when no sample results.
     """
     if cfg.source not in SOURCES:
-        raise QpeflowError(f"prepare: unknown source {cfg.source!r}; choose from {sorted(SOURCES)}"
-                           " (or 'pairs' through the CLI)")
+        raise QpeflowError(
+            f"prepare: unknown source {cfg.source!r}; choose from {sorted(SOURCES)} (or 'pairs' through the CLI)"
+        )
     seqs = SOURCES[cfg.source](cfg, np.random.default_rng(cfg.seed))
     if not seqs:
         raise QpeflowError(f"prepare: source {cfg.source!r} produced no rain sequence")

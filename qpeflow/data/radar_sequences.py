@@ -35,12 +35,12 @@ from tqdm import tqdm
 
 from qpeflow.config import PrepareConfig
 from qpeflow.data.events import RainSequence
-from qpeflow.datasets import data_root
 from qpeflow.errors import QpeflowError
 from qpeflow.io import detect_format, read
 from qpeflow.io.field import ACCUMULATION, RAIN_RATE, Field
 from qpeflow.io.grid import Grid
 from qpeflow.io.regrid import equal_area_grid, regrid
+from qpeflow.io.sample_data import data_root
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +124,7 @@ class _FrameBuilder:
     def _emit(self, tau: int) -> None:
         assert self.src_grid is not None and self.grid is not None
         mean = np.mean(np.stack(list(self.pending.pop(tau).values())), axis=0).astype(np.float32)
-        f = Field(mean, RAIN_RATE, "mm/h", np.datetime64(tau, "m").astype("datetime64[s]"),
-                  self.src_grid, "frame")
+        f = Field(mean, RAIN_RATE, "mm/h", np.datetime64(tau, "m").astype("datetime64[s]"), self.src_grid, "frame")
         self.frames[tau] = regrid(f, self.grid, "mean").data
 
 
@@ -163,9 +162,18 @@ def load_event(name: str, family: str, files: list[Path], cfg: PrepareConfig) ->
         log.info("%s: %d contiguous run(s) shorter than %d frames dropped", name, len(short), cfg.time_steps)
     source = "opera" if family == "opera" else f"radar:{family}"
     split = "test" if family == "opera" else ""
-    return [RainSequence(name, source, builder.grid, np.stack([builder.frames[t] for t in run]),  # type: ignore[arg-type]
-                         np.array([np.datetime64(t, "m") for t in run]).astype("datetime64[s]"), split=split)
-            for run in runs if len(run) >= cfg.time_steps]
+    return [
+        RainSequence(
+            name,
+            source,
+            builder.grid,
+            np.stack([builder.frames[t] for t in run]),  # type: ignore[arg-type]
+            np.array([np.datetime64(t, "m") for t in run]).astype("datetime64[s]"),
+            split=split,
+        )
+        for run in runs
+        if len(run) >= cfg.time_steps
+    ]
 
 
 def _day_of(path: Path) -> str:
@@ -221,5 +229,4 @@ def opera_sequences(cfg: PrepareConfig, rng: np.random.Generator) -> list[RainSe
     seqs = _sequences(("opera",), cfg)
     if not seqs:
         raise QpeflowError(f"{data_root() / 'radar' / 'OPERA'}: no OPERA files found (set QPEFLOW_DATA)")
-    return [dataclasses.replace(s, event=f"{s.event}-ir{k}") for k in range(max(cfg.opera_ir_draws, 1))
-            for s in seqs]
+    return [dataclasses.replace(s, event=f"{s.event}-ir{k}") for k in range(max(cfg.opera_ir_draws, 1)) for s in seqs]

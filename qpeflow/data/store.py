@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from qpeflow.errors import QpeflowError
+from qpeflow.io.atomic import atomic_dir
 
 SPLITS = ("train", "val", "test")
 
@@ -92,7 +92,7 @@ def ir_statistics(inputs: np.ndarray, split: np.ndarray) -> tuple[np.ndarray, np
     n_ch = inputs.shape[2]
     total, sq, count = np.zeros(n_ch), np.zeros(n_ch), np.zeros(n_ch)
     for start in range(0, len(idx), 256):  # chunked float64 sums: no full-size temporaries
-        x = inputs[idx[start:start + 256]].astype(np.float64)
+        x = inputs[idx[start : start + 256]].astype(np.float64)
         ok = np.isfinite(x)
         x = np.where(ok, x, 0.0)
         total += x.sum(axis=(0, 1, 3, 4))
@@ -114,17 +114,22 @@ def _dataset(a: StoreArrays, mean: np.ndarray, std: np.ndarray, attrs: dict[str,
     mask = np.asarray(a.mask, bool) & np.isfinite(target[:, 0])
     target = np.where(mask[:, None], np.nan_to_num(target), 0.0).astype(np.float32)
     ds = xr.Dataset(
-        {"inputs": (("sample", "time_in", "channel", "y", "x"), z),
-         "target": (("sample", "layer", "y", "x"), target),
-         "mask": (("sample", "y", "x"), mask)},
-        coords={"valid_time": ("sample", np.asarray(a.valid_time).astype("datetime64[ns]")),
-                "event": ("sample", np.asarray(a.event).astype(str)),
-                "split": ("sample", np.asarray(a.split).astype(str)),
-                "row0": ("sample", np.asarray(a.row0, np.int64)),
-                "col0": ("sample", np.asarray(a.col0, np.int64)),
-                "channel": ("channel", np.asarray(a.channels, dtype=str)),
-                "time_in": ("time_in", np.asarray(a.time_in, np.int64))},
-        attrs=attrs)
+        {
+            "inputs": (("sample", "time_in", "channel", "y", "x"), z),
+            "target": (("sample", "layer", "y", "x"), target),
+            "mask": (("sample", "y", "x"), mask),
+        },
+        coords={
+            "valid_time": ("sample", np.asarray(a.valid_time).astype("datetime64[ns]")),
+            "event": ("sample", np.asarray(a.event).astype(str)),
+            "split": ("sample", np.asarray(a.split).astype(str)),
+            "row0": ("sample", np.asarray(a.row0, np.int64)),
+            "col0": ("sample", np.asarray(a.col0, np.int64)),
+            "channel": ("channel", np.asarray(a.channels, dtype=str)),
+            "time_in": ("time_in", np.asarray(a.time_in, np.int64)),
+        },
+        attrs=attrs,
+    )
     return ds
 
 
@@ -168,30 +173,32 @@ def write_store(out: str | os.PathLike[str], arrays: StoreArrays, attrs: dict[st
     if n == 0:
         raise QpeflowError(f"{out}: no samples to write (all events empty or dry?)")
     if arrays.inputs.ndim != 5 or arrays.inputs.shape[1:3] != (len(arrays.time_in), len(arrays.channels)):
-        raise QpeflowError(f"{out}: inputs shape {arrays.inputs.shape} does not match "
-                           f"{len(arrays.time_in)} times x {len(arrays.channels)} channels")
+        raise QpeflowError(
+            f"{out}: inputs shape {arrays.inputs.shape} does not match "
+            f"{len(arrays.time_in)} times x {len(arrays.channels)} channels"
+        )
     check_split_by_event(np.asarray(arrays.event), np.asarray(arrays.split))
     mean, std = ir_statistics(arrays.inputs, np.asarray(arrays.split))
     full = {k: _plain(v) for k, v in attrs.items()}
-    full.update(ir_mean=mean.tolist(), ir_std=std.tolist(), qpeflow_version=_version(),
-                created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                normalisation_from="train" if np.any(np.asarray(arrays.split) == "train") else "all")
+    full.update(
+        ir_mean=mean.tolist(),
+        ir_std=std.tolist(),
+        qpeflow_version=_version(),
+        created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        normalisation_from="train" if np.any(np.asarray(arrays.split) == "train") else "all",
+    )
     ds = _dataset(arrays, mean, std, full)
     chunk = max(1, min(n, 64))
     ds = ds.chunk({"sample": chunk})
     path = Path(out)
-    tmp = path.with_name(path.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
-    if path.exists():
-        shutil.rmtree(path)
-    os.replace(tmp, path)
+    with atomic_dir(path) as tmp:
+        ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
     split = np.asarray(arrays.split)
     m = np.asarray(ds["mask"].values)
     wet = float((ds["target"].values[:, 0][m] >= 0.1).mean()) if m.any() else 0.0
-    return StoreSummary(path, {s: int((split == s).sum()) for s in SPLITS}, wet,
-                        tuple(mean.tolist()), tuple(std.tolist()))
+    return StoreSummary(
+        path, {s: int((split == s).sum()) for s in SPLITS}, wet, tuple(mean.tolist()), tuple(std.tolist())
+    )
 
 
 def events_attr(events: list[dict[str, Any]]) -> str:

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import gzip
 import zipfile
+from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from qpeflow.errors import input_error
 from qpeflow.io.field import Field
@@ -29,7 +30,7 @@ from qpeflow.io.satellite_satip import read_satip
 from qpeflow.io.satellite_satpy import read_seviri, read_seviri_file, satpy_reader_for
 from qpeflow.io.satellite_w4c import read_w4c_hrit
 
-__all__ = ["Field", "Grid", "READERS", "SATELLITE_FORMATS", "detect_format", "read", "read_seviri"]
+__all__ = ["READERS", "SATELLITE_FORMATS", "Field", "Grid", "detect_format", "read", "read_seviri"]
 
 #: format name -> reader(path, **kwargs) -> list[Field]
 READERS: dict[str, Callable[..., list[Field]]] = {
@@ -48,15 +49,14 @@ READERS: dict[str, Callable[..., list[Field]]] = {
 SATELLITE_FORMATS = frozenset({"seviri_native", "seviri_hrit", "seviri_nc", "satip_zarr", "w4c_hrit"})
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-_SATPY_FORMATS = {"seviri_l1b_native": "seviri_native", "seviri_l1b_hrit": "seviri_hrit",
-                  "seviri_l1b_nc": "seviri_nc"}
+_SATPY_FORMATS = {"seviri_l1b_native": "seviri_native", "seviri_l1b_hrit": "seviri_hrit", "seviri_l1b_nc": "seviri_nc"}
 
 
 def _hdf5_format(path: Path) -> str | None:
     """Tell ODIM / KNMI / Weather4cast / BoM netCDF-4 apart by their groups and variables."""
     with open_hdf5(path) as fh:
         keys = set(fh.keys())
-        if "what" in keys and "object" in fh["what"].attrs or "dataset1" in keys:
+        if ("what" in keys and "object" in fh["what"].attrs) or "dataset1" in keys:
             return "odim"
         if "image1" in keys and "image_data" in fh["image1"]:
             return "knmi"
@@ -76,7 +76,8 @@ def _zip_format(path: Path) -> str | None:
     except (zipfile.BadZipFile, OSError) as exc:
         raise input_error(path, f"corrupt or truncated zip file: {exc}") from exc
     if any(n.endswith((".zgroup", ".zarray", "zarr.json")) for n in names) and any(
-            n.startswith("data/") for n in names):
+        n.startswith("data/") for n in names
+    ):
         return "satip_zarr"
     return None
 
@@ -124,8 +125,11 @@ def detect_format(path: str | PathLike[str]) -> str:
         head = fh.read(8)
     fmt = _by_content(p, head)
     if fmt is None:
-        raise input_error(path, "unknown file format (expected ODIM/KNMI/Weather4cast HDF5, MeteoSwiss GIF, "
-                          "FMI PGM, BoM netCDF, SEVIRI native/HRIT/netCDF or a Satip zarr zip)")
+        raise input_error(
+            path,
+            "unknown file format (expected ODIM/KNMI/Weather4cast HDF5, MeteoSwiss GIF, "
+            "FMI PGM, BoM netCDF, SEVIRI native/HRIT/netCDF or a Satip zarr zip)",
+        )
     return fmt
 
 

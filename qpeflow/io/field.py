@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any
 
 import numpy as np
@@ -47,9 +48,7 @@ class Field:
         if self.data.ndim != 2:
             raise ValueError(f"{self.source}: Field data must be 2-D, got shape {self.data.shape}")
         if tuple(self.data.shape) != tuple(self.grid.shape):
-            raise ValueError(
-                f"{self.source}: data shape {self.data.shape} does not match grid shape {self.grid.shape}"
-            )
+            raise ValueError(f"{self.source}: data shape {self.data.shape} does not match grid shape {self.grid.shape}")
 
     @property
     def coverage(self) -> float:

@@ -42,9 +42,7 @@ class Grid:
         object.__setattr__(self, "shape", (int(self.shape[0]), int(self.shape[1])))
 
     @classmethod
-    def from_extent(
-        cls, crs: str, extent: tuple[float, float, float, float], shape: tuple[int, int]
-    ) -> Grid:
+    def from_extent(cls, crs: str, extent: tuple[float, float, float, float], shape: tuple[int, int]) -> Grid:
         """Build from ``extent = (xmin, ymin, xmax, ymax)`` (outer edges) and ``shape = (ny, nx)``."""
         xmin, ymin, xmax, ymax = extent
         ny, nx = shape
@@ -116,14 +114,26 @@ class Grid:
 
     def to_attrs(self) -> dict[str, object]:
         """Plain attributes for netCDF/zarr metadata (round-trips with :meth:`from_attrs`)."""
-        return {"grid_crs": self.crs, "grid_x0": self.x0, "grid_dx": self.dx, "grid_y0": self.y0,
-                "grid_dy": self.dy, "grid_shape": list(self.shape)}
+        return {
+            "grid_crs": self.crs,
+            "grid_x0": self.x0,
+            "grid_dx": self.dx,
+            "grid_y0": self.y0,
+            "grid_dy": self.dy,
+            "grid_shape": list(self.shape),
+        }
 
     @classmethod
     def from_attrs(cls, attrs: dict[str, object]) -> Grid:
         shape = attrs["grid_shape"]
-        return cls(str(attrs["grid_crs"]), float(attrs["grid_x0"]), float(attrs["grid_dx"]),  # type: ignore[arg-type]
-                   float(attrs["grid_y0"]), float(attrs["grid_dy"]), (int(shape[0]), int(shape[1])))  # type: ignore[index]
+        return cls(
+            str(attrs["grid_crs"]),
+            float(attrs["grid_x0"]),
+            float(attrs["grid_dx"]),  # type: ignore[arg-type]
+            float(attrs["grid_y0"]),
+            float(attrs["grid_dy"]),
+            (int(shape[0]), int(shape[1])),
+        )  # type: ignore[index]
 
 
 #: The OPERA pan-European composite grid (2 km LAEA, 1900 x 2200), ODIM corners.

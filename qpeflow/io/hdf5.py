@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from os import PathLike
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 

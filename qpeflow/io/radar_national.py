@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from qpeflow._pysteps import import_pysteps
 from qpeflow.errors import QpeflowError, input_error
 from qpeflow.io.field import RAIN_RATE, Field
 from qpeflow.io.grid import Grid
 from qpeflow.io.hdf5 import attr_str, open_hdf5
+from qpeflow.io.pysteps_shim import import_pysteps
 from qpeflow.io.zr import dbz_to_rain
 
 
@@ -54,6 +54,7 @@ def _call_importer(func: Any, path: str | PathLike[str], **kwargs: Any) -> tuple
 
 def _km_proj_to_m(proj: str) -> str:
     """Rescale a PROJ string written for km coordinates (+a/+b/+x_0/+y_0 in km) to metres."""
+
     def scale(match: re.Match[str]) -> str:
         return f"+{match.group(1)}={float(match.group(2)) * 1000.0:g}"
 
@@ -84,8 +85,18 @@ def read_knmi(path: str | PathLike[str]) -> list[Field]:
     time = np.datetime64(datetime.strptime(end.split(".")[0], "%d-%b-%Y;%H:%M:%S"), "s")
     rate = (_north_up(data, meta) * (60.0 / float(meta["accutime"]))).astype(np.float32)
     grid = grid_from_pysteps(meta, rate.shape)
-    return [Field(rate, RAIN_RATE, "mm/h", time, grid, str(path), "ACRR",
-                  {"accumulation_minutes": float(meta["accutime"]), "institution": meta.get("institution", "")})]
+    return [
+        Field(
+            rate,
+            RAIN_RATE,
+            "mm/h",
+            time,
+            grid,
+            str(path),
+            "ACRR",
+            {"accumulation_minutes": float(meta["accutime"]), "institution": meta.get("institution", "")},
+        )
+    ]
 
 
 def _mch_time(path: str | PathLike[str]) -> np.datetime64:
@@ -103,8 +114,18 @@ def read_mch(path: str | PathLike[str]) -> list[Field]:
     time = _mch_time(path)
     data, meta = _call_importer(_importers().import_mch_gif, path, product="AQC", unit="mm/h", accutime=5.0)
     rate = _north_up(data, meta).astype(np.float32)
-    return [Field(rate, RAIN_RATE, "mm/h", time, grid_from_pysteps(meta, rate.shape), str(path), "AQC",
-                  {"institution": "MeteoSwiss"})]
+    return [
+        Field(
+            rate,
+            RAIN_RATE,
+            "mm/h",
+            time,
+            grid_from_pysteps(meta, rate.shape),
+            str(path),
+            "AQC",
+            {"institution": "MeteoSwiss"},
+        )
+    ]
 
 
 def _fmi_header(path: str | PathLike[str]) -> dict[str, str]:
@@ -135,17 +156,28 @@ def read_fmi(path: str | PathLike[str]) -> list[Field]:
     dbz, meta = _call_importer(_importers().import_fmi_pgm, path, gzipped=str(path).endswith(".gz"))
     floor = float(meta.get("zerovalue", -32.0))
     rate = dbz_to_rain(_north_up(dbz, meta), min_dbz=floor)
-    return [Field(rate, RAIN_RATE, "mm/h", time, grid_from_pysteps(meta, rate.shape), str(path),
-                  header.get("productname", "LOWEST"), {"zr": "Marshall-Palmer Z=200R^1.6",
-                                                        "institution": "FMI"})]
+    return [
+        Field(
+            rate,
+            RAIN_RATE,
+            "mm/h",
+            time,
+            grid_from_pysteps(meta, rate.shape),
+            str(path),
+            header.get("productname", "LOWEST"),
+            {"zr": "Marshall-Palmer Z=200R^1.6", "institution": "FMI"},
+        )
+    ]
 
 
 def _bom_crs(proj: Any) -> str:
     """PROJ string of the BoM CF ``albers_conical_equal_area`` grid mapping."""
     lat1, lat2 = (float(v) for v in np.atleast_1d(proj.standard_parallel)[:2])
-    return (f"+proj=aea +lat_1={lat1} +lat_2={lat2} +lat_0={float(proj.latitude_of_projection_origin)} "
-            f"+lon_0={float(proj.longitude_of_central_meridian)} +x_0=0 +y_0=0 "
-            f"+a={float(proj.semi_major_axis)} +b={float(proj.semi_minor_axis)} +units=m +no_defs")
+    return (
+        f"+proj=aea +lat_1={lat1} +lat_2={lat2} +lat_0={float(proj.latitude_of_projection_origin)} "
+        f"+lon_0={float(proj.longitude_of_central_meridian)} +x_0=0 +y_0=0 "
+        f"+a={float(proj.semi_major_axis)} +b={float(proj.semi_minor_axis)} +units=m +no_defs"
+    )
 
 
 def read_bom(path: str | PathLike[str]) -> list[Field]:
@@ -177,5 +209,15 @@ def read_bom(path: str | PathLike[str]) -> list[Field]:
     grid = Grid(crs, float(x[0] - dx / 2), dx, float(y[0] + dy / 2), -dy, acc.shape)
     rate = (acc * (60.0 / minutes)).astype(np.float32)
     time = np.datetime64(end, "s")
-    return [Field(rate, RAIN_RATE, "mm/h", time, grid, str(path), "precipitation",
-                  {"accumulation_minutes": minutes, "institution": "BoM"})]
+    return [
+        Field(
+            rate,
+            RAIN_RATE,
+            "mm/h",
+            time,
+            grid,
+            str(path),
+            "precipitation",
+            {"accumulation_minutes": minutes, "institution": "BoM"},
+        )
+    ]

@@ -118,8 +118,10 @@ def _images(fh: Any, path: str | PathLike[str], quantity: str | None) -> list[Od
     if not datasets:
         raise input_error(path, "ODIM file has no /datasetN group")
     if not found:
-        raise input_error(path, f"ODIM file has no {quantity or '/'.join(RAIN_QUANTITIES)} data "
-                          f"(quantities present: {sorted(names_seen)})")
+        raise input_error(
+            path,
+            f"ODIM file has no {quantity or '/'.join(RAIN_QUANTITIES)} data (quantities present: {sorted(names_seen)})",
+        )
     if quantity is None:  # a file with several rain quantities: keep the first kind only
         found = [im for im in found if im.quantity == found[0].quantity]
     return found
@@ -127,8 +129,12 @@ def _images(fh: Any, path: str | PathLike[str], quantity: str | None) -> list[Od
 
 def _times(fh: Any, images: list[OdimImage], path: str | PathLike[str]) -> list[np.datetime64]:
     """Nominal /what date+time; per-image end times when a file holds several times."""
-    ends = [_parse_time(attr_str(im.what["enddate"]), attr_str(im.what["endtime"]))
-            if "enddate" in im.what and "endtime" in im.what else None for im in images]
+    ends = [
+        _parse_time(attr_str(im.what["enddate"]), attr_str(im.what["endtime"]))
+        if "enddate" in im.what and "endtime" in im.what
+        else None
+        for im in images
+    ]
     top = fh["what"].attrs if "what" in fh else {}
     if len({e for e in ends if e is not None}) > 1:
         return [e if e is not None else ends[0] for e in ends]  # type: ignore[misc]
@@ -148,8 +154,9 @@ def _accumulation_minutes(what: dict[str, Any]) -> float | None:
     return float((end - start) / np.timedelta64(1, "m"))
 
 
-def _to_field(im: OdimImage, time: np.datetime64, grid: Grid, path: str, to_rain: bool,
-              accumulation_minutes: float | None) -> Field:
+def _to_field(
+    im: OdimImage, time: np.datetime64, grid: Grid, path: str, to_rain: bool, accumulation_minutes: float | None
+) -> Field:
     attrs: dict[str, Any] = {"odim_quantity": im.quantity, "product": attr_str(im.what.get("product", ""))}
     q = im.quantity
     if q == "RATE":
@@ -170,8 +177,12 @@ def _to_field(im: OdimImage, time: np.datetime64, grid: Grid, path: str, to_rain
     return Field(im.values, q.lower(), attr_str(im.what.get("units", "")), time, grid, path, q, attrs)
 
 
-def read_odim(path: str | PathLike[str], quantity: str | None = None, to_rain: bool = False,
-              accumulation_minutes: float | None = None) -> list[Field]:
+def read_odim(
+    path: str | PathLike[str],
+    quantity: str | None = None,
+    to_rain: bool = False,
+    accumulation_minutes: float | None = None,
+) -> list[Field]:
     """Read an ODIM HDF5 composite: one Field per image of ``quantity``.
 
     Args:
@@ -196,8 +207,13 @@ def read_odim(path: str | PathLike[str], quantity: str | None = None, to_rain: b
     return [_to_field(im, t, grid, str(path), to_rain, accumulation_minutes) for im, t in zip(images, times)]
 
 
-def read_w4c_rates(path: str | PathLike[str], grid: Grid | None = None, start_time: np.datetime64 | None = None,
-                   cadence_minutes: int = 15, time_index: slice | None = None) -> list[Field]:
+def read_w4c_rates(
+    path: str | PathLike[str],
+    grid: Grid | None = None,
+    start_time: np.datetime64 | None = None,
+    cadence_minutes: int = 15,
+    time_index: slice | None = None,
+) -> list[Field]:
     """Weather4cast OPERA crops ``*.rates.crop.h5``: dataset ``rates.crop`` (T, 1, H, W) mm/h.
 
     The file carries no georeference and no times: pass the region's ``grid`` and the
@@ -217,8 +233,21 @@ def read_w4c_rates(path: str | PathLike[str], grid: Grid | None = None, start_ti
     fields = []
     for i, frame in enumerate(block):
         frame = np.where(frame < 0, np.nan, frame).astype(np.float32)
-        t = (start_time + np.timedelta64((start + i) * cadence_minutes, "m") if start_time is not None
-             else np.datetime64("NaT", "s"))
-        fields.append(Field(frame, RAIN_RATE, "mm/h", np.datetime64(t, "s"), grid, str(path), "rates.crop",
-                            {"georeferenced": georef, "time_slot": start + i}))
+        t = (
+            start_time + np.timedelta64((start + i) * cadence_minutes, "m")
+            if start_time is not None
+            else np.datetime64("NaT", "s")
+        )
+        fields.append(
+            Field(
+                frame,
+                RAIN_RATE,
+                "mm/h",
+                np.datetime64(t, "s"),
+                grid,
+                str(path),
+                "rates.crop",
+                {"georeferenced": georef, "time_slot": start + i},
+            )
+        )
     return fields

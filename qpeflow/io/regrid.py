@@ -21,7 +21,7 @@ target points off the Earth disc or outside the source grid become NaN.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -41,8 +41,9 @@ def _transform(src: Grid, dst: Grid, x: np.ndarray, y: np.ndarray) -> tuple[np.n
         return x.astype(np.float64), y.astype(np.float64)
     import pyproj
 
-    tr = pyproj.Transformer.from_crs(pyproj.CRS.from_user_input(src.crs), pyproj.CRS.from_user_input(dst.crs),
-                                     always_xy=True)
+    tr = pyproj.Transformer.from_crs(
+        pyproj.CRS.from_user_input(src.crs), pyproj.CRS.from_user_input(dst.crs), always_xy=True
+    )
     xo, yo = tr.transform(x, y, errcheck=False)
     bad = ~(np.isfinite(xo) & np.isfinite(yo)) | (np.abs(xo) > 1e20) | (np.abs(yo) > 1e20)
     return np.where(bad, np.nan, xo), np.where(bad, np.nan, yo)
@@ -110,7 +111,14 @@ def _mean(field: Field, grid: Grid, min_coverage: float) -> np.ndarray:
     xd, yd = _transform(src, grid, xx, yy)
     rows = np.floor((yd - grid.y0) / grid.dy)
     cols = np.floor((xd - grid.x0) / grid.dx)
-    ok = np.isfinite(rows) & np.isfinite(cols) & (rows >= 0) & (rows < grid.shape[0]) & (cols >= 0) & (cols < grid.shape[1])
+    ok = (
+        np.isfinite(rows)
+        & np.isfinite(cols)
+        & (rows >= 0)
+        & (rows < grid.shape[0])
+        & (cols >= 0)
+        & (cols < grid.shape[1])
+    )
     flat = (rows[ok] * grid.shape[1] + cols[ok]).astype(np.int64)
     vals = data[ok].astype(np.float64)
     finite = np.isfinite(vals)

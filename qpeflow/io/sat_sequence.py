@@ -64,8 +64,10 @@ def _default_reader(path: str, channels: Sequence[str]) -> list[Field]:
 
     fmt = detect_format(path)
     if fmt not in SATELLITE_FORMATS:
-        raise input_error(path, f"not a SEVIRI file (it reads as {fmt!r}); give native, HRIT, netCDF, "
-                                "Satip zarr or Weather4cast files")
+        raise input_error(
+            path,
+            f"not a SEVIRI file (it reads as {fmt!r}); give native, HRIT, netCDF, Satip zarr or Weather4cast files",
+        )
     return READERS[fmt](path, channels=tuple(channels))
 
 
@@ -122,8 +124,10 @@ def check_platform(fields: Sequence[Field]) -> None:
     known = [(platform_of(f), f) for f in fields if platform_of(f)]
     for name, f in known[1:]:
         if name != known[0][0]:
-            raise input_error(f.source, f"satellite {name} mixed with {known[0][0]} of {known[0][1].source}; "
-                                        "give files of one satellite")
+            raise input_error(
+                f.source,
+                f"satellite {name} mixed with {known[0][0]} of {known[0][1].source}; give files of one satellite",
+            )
 
 
 def _minutes(delta: np.timedelta64) -> float:
@@ -141,8 +145,13 @@ def _spacing_minutes(frames: Sequence[Frame]) -> float | None:
     return min(_minutes(b.valid_time - a.valid_time) for a, b in zip(frames[:-1], frames[1:]))
 
 
-def select_slots(frames: Sequence[Frame], time_in: Sequence[int], cadence_minutes: float,
-                 tolerance_minutes: float = 2.0, t0: np.datetime64 | None = None) -> list[Frame]:
+def select_slots(
+    frames: Sequence[Frame],
+    time_in: Sequence[int],
+    cadence_minutes: float,
+    tolerance_minutes: float = 2.0,
+    t0: np.datetime64 | None = None,
+) -> list[Frame]:
     """The frames at ``t0 + time_in`` (t0 = the latest slot unless given), one per offset, oldest first.
 
     Args:
@@ -167,12 +176,18 @@ def select_slots(frames: Sequence[Frame], time_in: Sequence[int], cadence_minute
         spacing = _spacing_minutes(frames)
         off = spacing is not None and _off_cadence(spacing, cadence_minutes, tolerance_minutes)
         if spacing is not None and spacing > tolerance_minutes and off:
-            raise input_error(best.source, f"satellite files are {spacing:g} min apart, which cannot give the "
-                                           f"checkpoint's {cadence_minutes:g}-min sequence (t0 {need} min)")
-        raise input_error(frames[-1].source, f"missing slot {_hhmm(target)} UTC (t0{offset:+d} min): the checkpoint "
-                                             f"needs {len(time_in)} frame(s) at t0 {need} min "
-                                             f"(t0 = {_hhmm(t0)}), the files give "
-                                             f"{', '.join(_hhmm(f.valid_time)[-5:] for f in frames)}")
+            raise input_error(
+                best.source,
+                f"satellite files are {spacing:g} min apart, which cannot give the "
+                f"checkpoint's {cadence_minutes:g}-min sequence (t0 {need} min)",
+            )
+        raise input_error(
+            frames[-1].source,
+            f"missing slot {_hhmm(target)} UTC (t0{offset:+d} min): the checkpoint "
+            f"needs {len(time_in)} frame(s) at t0 {need} min "
+            f"(t0 = {_hhmm(t0)}), the files give "
+            f"{', '.join(_hhmm(f.valid_time)[-5:] for f in frames)}",
+        )
     skipped = len(frames) - len({id(f) for f in chosen})
     if skipped:
         log.info("using %d of %d satellite slots (cadence %g min)", len(time_in), len(frames), cadence_minutes)
@@ -190,9 +205,12 @@ def check_channels(frames: Sequence[Frame], channels: Sequence[str]) -> None:
     for frame in frames:
         missing = [c for c in channels if c not in frame.fields]
         if missing:
-            raise input_error(frame.source, f"lacks channel(s) {', '.join(missing)} that the checkpoint needs "
-                                            f"(it was trained on {', '.join(channels)}; this slot holds "
-                                            f"{', '.join(sorted(frame.fields)) or 'none'})")
+            raise input_error(
+                frame.source,
+                f"lacks channel(s) {', '.join(missing)} that the checkpoint needs "
+                f"(it was trained on {', '.join(channels)}; this slot holds "
+                f"{', '.join(sorted(frame.fields)) or 'none'})",
+            )
 
 
 def is_infrared(field: Field) -> bool:
@@ -209,14 +227,22 @@ def check_brightness(field: Field, bounds: tuple[float, float] = IR_RANGE_K) -> 
         return
     lo, hi = float(finite.min()), float(finite.max())
     if lo < bounds[0] or hi > bounds[1]:
-        raise input_error(field.source, f"{field.name} brightness temperature spans {lo:.1f}..{hi:.1f} K, "
-                                        f"outside the physical range {bounds[0]:g}..{bounds[1]:g} K "
-                                        "(not calibrated to brightness temperature, or corrupt)")
+        raise input_error(
+            field.source,
+            f"{field.name} brightness temperature spans {lo:.1f}..{hi:.1f} K, "
+            f"outside the physical range {bounds[0]:g}..{bounds[1]:g} K "
+            "(not calibrated to brightness temperature, or corrupt)",
+        )
 
 
-def checked_sequence(frames: Sequence[Frame], channels: Sequence[str], time_in: Sequence[int],
-                     cadence_minutes: float, tolerance_minutes: float = 2.0,
-                     t0: np.datetime64 | None = None) -> list[Frame]:
+def checked_sequence(
+    frames: Sequence[Frame],
+    channels: Sequence[str],
+    time_in: Sequence[int],
+    cadence_minutes: float,
+    tolerance_minutes: float = 2.0,
+    t0: np.datetime64 | None = None,
+) -> list[Frame]:
     """:func:`select_slots`, then :func:`check_channels` and :func:`check_brightness` on what is used."""
     chosen = select_slots(frames, time_in, cadence_minutes, tolerance_minutes, t0)
     check_channels(chosen, channels)

@@ -18,8 +18,19 @@ from qpeflow.io.grid import Grid
 
 #: The 11 low-resolution SEVIRI channels, in the (alphabetical) order used by the
 #: Satip zarr stores and the Weather4cast ``REFL-BT`` arrays.
-SEVIRI_CHANNELS: tuple[str, ...] = ("IR_016", "IR_039", "IR_087", "IR_097", "IR_108", "IR_120",
-                                    "IR_134", "VIS006", "VIS008", "WV_062", "WV_073")
+SEVIRI_CHANNELS: tuple[str, ...] = (
+    "IR_016",
+    "IR_039",
+    "IR_087",
+    "IR_097",
+    "IR_108",
+    "IR_120",
+    "IR_134",
+    "VIS006",
+    "VIS008",
+    "WV_062",
+    "WV_073",
+)
 #: Channels whose calibrated value is a reflectance in % (the others are BT in K).
 REFLECTANCE_CHANNELS: frozenset[str] = frozenset({"IR_016", "VIS006", "VIS008", "HRV"})
 BT_RANGE_K = (150.0, 350.0)
@@ -65,12 +76,15 @@ def check_brightness_temperature(data: np.ndarray, channel: str, path: str | Pat
         raise input_error(path, f"wrong units for {channel}: median {median:.1f} looks like deg C, expected K")
     lo, hi = (float(v) for v in np.percentile(finite, [0.1, 99.9]))
     if lo < BT_RANGE_K[0] or hi > BT_RANGE_K[1]:
-        raise input_error(path, f"wrong units for {channel}: values {lo:.1f}..{hi:.1f} outside "
-                          f"{BT_RANGE_K[0]:.0f}-{BT_RANGE_K[1]:.0f} K")
+        raise input_error(
+            path,
+            f"wrong units for {channel}: values {lo:.1f}..{hi:.1f} outside {BT_RANGE_K[0]:.0f}-{BT_RANGE_K[1]:.0f} K",
+        )
 
 
-def channel_field(data: np.ndarray, channel: str, time: np.datetime64, grid: Grid, path: str,
-                  attrs: dict[str, object]) -> Field:
+def channel_field(
+    data: np.ndarray, channel: str, time: np.datetime64, grid: Grid, path: str, attrs: dict[str, object]
+) -> Field:
     """A SEVIRI Field: BT in K (checked) for thermal channels, reflectance in % otherwise."""
     data = np.ascontiguousarray(data, dtype=np.float32)
     if is_thermal(channel):

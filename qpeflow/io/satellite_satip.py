@@ -23,11 +23,16 @@ from qpeflow.io.satellite_common import channel_field, grid_from_centres, missin
 
 #: (min, max) of the count scaling per channel (shared/data/README.md, from Satip).
 SATIP_BOUNDS: dict[str, tuple[float, float]] = {
-    "IR_016": (-2.5118103, 69.60857), "IR_039": (-64.83977, 339.15588),
-    "IR_087": (63.404694, 340.26526), "IR_097": (2.844452, 317.86752),
-    "IR_108": (199.10002, 313.2767), "IR_120": (-17.254883, 315.99194),
-    "IR_134": (-26.29155, 274.82297), "VIS006": (-1.1009827, 93.786545),
-    "VIS008": (-2.4184198, 101.34922), "WV_062": (199.57048, 249.91806),
+    "IR_016": (-2.5118103, 69.60857),
+    "IR_039": (-64.83977, 339.15588),
+    "IR_087": (63.404694, 340.26526),
+    "IR_097": (2.844452, 317.86752),
+    "IR_108": (199.10002, 313.2767),
+    "IR_120": (-17.254883, 315.99194),
+    "IR_134": (-26.29155, 274.82297),
+    "VIS006": (-1.1009827, 93.786545),
+    "VIS008": (-2.4184198, 101.34922),
+    "WV_062": (199.57048, 249.91806),
     "WV_073": (198.95093, 286.96323),
 }
 COUNT_MAX = 1023
@@ -96,6 +101,14 @@ def read_satip(path: str | PathLike[str], channels: tuple[str, ...] | list[str] 
         for ch in wanted:
             grid = grid_from_centres(satip_crs(da.attrs, ch, path), xs, ys)
             data = decode_counts(counts[it, available.index(ch)], ch)
-            fields.append(channel_field(data, ch, np.datetime64(t, "s"), grid, str(path),
-                                        {"platform": str(da.attrs.get("platform_name", "")), "reader": "satip"}))
+            fields.append(
+                channel_field(
+                    data,
+                    ch,
+                    np.datetime64(t, "s"),
+                    grid,
+                    str(path),
+                    {"platform": str(da.attrs.get("platform_name", "")), "reader": "satip"},
+                )
+            )
     return fields

@@ -15,10 +15,11 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -102,13 +103,17 @@ def _to_field(arr: Any, channel: str, label: str, crop: bool) -> Field:
         data, x, y = _crop_to_data(data, x, y)
     end, start = arr.attrs.get("end_time"), arr.attrs.get("start_time")
     time = np.datetime64(end or start, "s")
-    attrs = {"platform": str(arr.attrs.get("platform_name", "")), "start_time": str(start),
-             "reader": str(arr.attrs.get("reader", ""))}
+    attrs = {
+        "platform": str(arr.attrs.get("platform_name", "")),
+        "start_time": str(start),
+        "reader": str(arr.attrs.get("reader", "")),
+    }
     return channel_field(data, channel, time, grid_from_centres(crs, x, y), label, attrs)
 
 
-def read_seviri(paths: PathsLike, channels: Sequence[str] = ("IR_108",), area: Grid | None = None,
-                crop_to_data: bool = True) -> list[Field]:
+def read_seviri(
+    paths: PathsLike, channels: Sequence[str] = ("IR_108",), area: Grid | None = None, crop_to_data: bool = True
+) -> list[Field]:
     """Read SEVIRI channels with satpy; one Field per channel, in ``channels`` order.
 
     Args:

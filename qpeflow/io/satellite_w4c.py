@@ -11,8 +11,8 @@ the Fields get a unit pixel grid (``attrs["georeferenced"] = False``) and NaT.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from os import PathLike
-from typing import Sequence
 
 import numpy as np
 
@@ -26,9 +26,14 @@ W4C_CHANNELS: tuple[str, ...] = SEVIRI_CHANNELS
 W4C_DATASET = "REFL-BT"
 
 
-def read_w4c_hrit(path: str | PathLike[str], channels: Sequence[str] | None = None, grid: Grid | None = None,
-                  start_time: np.datetime64 | None = None, cadence_minutes: int = 15,
-                  time_index: slice | None = None) -> list[Field]:
+def read_w4c_hrit(
+    path: str | PathLike[str],
+    channels: Sequence[str] | None = None,
+    grid: Grid | None = None,
+    start_time: np.datetime64 | None = None,
+    cadence_minutes: int = 15,
+    time_index: slice | None = None,
+) -> list[Field]:
     """Read a Weather4cast ``REFL-BT`` file: one Field per (time slot, channel), time-major.
 
     Args:
@@ -53,9 +58,20 @@ def read_w4c_hrit(path: str | PathLike[str], channels: Sequence[str] | None = No
     grid = grid or Grid("+proj=eqc +units=m", 0.0, 1.0, 0.0, -1.0, block.shape[2:])
     fields = []
     for i, frame in enumerate(block):
-        t = (start_time + np.timedelta64((first + i) * cadence_minutes, "m") if start_time is not None
-             else np.datetime64("NaT", "s"))
+        t = (
+            start_time + np.timedelta64((first + i) * cadence_minutes, "m")
+            if start_time is not None
+            else np.datetime64("NaT", "s")
+        )
         for ch in wanted:
-            fields.append(channel_field(frame[W4C_CHANNELS.index(ch)], ch, np.datetime64(t, "s"), grid, str(path),
-                                        {"georeferenced": georef, "time_slot": first + i}))
+            fields.append(
+                channel_field(
+                    frame[W4C_CHANNELS.index(ch)],
+                    ch,
+                    np.datetime64(t, "s"),
+                    grid,
+                    str(path),
+                    {"georeferenced": georef, "time_slot": first + i},
+                )
+            )
     return fields

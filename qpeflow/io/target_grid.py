@@ -126,8 +126,14 @@ def coarsening_factor(grid: Grid, resolution_km: float | None) -> int:
     return max(1, int(round(resolution_km * 1000.0 / grid.dx)))
 
 
-def target_grid(spec: str, source: Grid, valid: np.ndarray | None = None, resolution_km: float | None = None,
-                bbox: Sequence[float] | None = None, where: str = "") -> Grid:
+def target_grid(
+    spec: str,
+    source: Grid,
+    valid: np.ndarray | None = None,
+    resolution_km: float | None = None,
+    bbox: Sequence[float] | None = None,
+    where: str = "",
+) -> Grid:
     """The estimation grid for ``spec`` in {"opera", "native", FILE}.
 
     Args:

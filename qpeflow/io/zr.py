@@ -12,8 +12,9 @@ import numpy as np
 MARSHALL_PALMER = (200.0, 1.6)
 
 
-def dbz_to_rain(dbz: np.ndarray, a: float = MARSHALL_PALMER[0], b: float = MARSHALL_PALMER[1],
-                min_dbz: float | None = None) -> np.ndarray:
+def dbz_to_rain(
+    dbz: np.ndarray, a: float = MARSHALL_PALMER[0], b: float = MARSHALL_PALMER[1], min_dbz: float | None = None
+) -> np.ndarray:
     """Rain rate R = (10^(dBZ/10) / a)^(1/b) in mm/h, same shape as ``dbz``.
 
     NaN stays NaN. Values ``<= min_dbz`` (the product's "no echo" level) become 0.

@@ -22,8 +22,19 @@ from qpeflow.methods.residual import Residual
 if TYPE_CHECKING:  # only the type: methods do not depend on the config module at run time
     from qpeflow.config import MethodConfig
 
-__all__ = ["DDPM", "METHODS", "SOURCES", "Estimate", "FlowMatching", "GaussianSource", "MeanSource", "Method",
-           "Regression", "Residual", "build_method"]
+__all__ = [
+    "DDPM",
+    "METHODS",
+    "SOURCES",
+    "Estimate",
+    "FlowMatching",
+    "GaussianSource",
+    "MeanSource",
+    "Method",
+    "Regression",
+    "Residual",
+    "build_method",
+]
 
 
 def _source(cfg: MethodConfig) -> Source:

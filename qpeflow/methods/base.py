@@ -46,8 +46,15 @@ class Method(Protocol):
         """Scalar loss, a mean over pixels with batch.mask == 1 only."""
         ...
 
-    def estimate(self, net: Net, cond: Tensor, n_members: int, steps: int,
-                 generators: Sequence[torch.Generator] | None = None, sampler: str = "") -> Estimate:
+    def estimate(
+        self,
+        net: Net,
+        cond: Tensor,
+        n_members: int,
+        steps: int,
+        generators: Sequence[torch.Generator] | None = None,
+        sampler: str = "",
+    ) -> Estimate:
         """n_members estimates for each sequence of cond (B, T, C, H, W).
 
         Member m draws all its noise from ``generators[m]`` (one per member), so

@@ -23,9 +23,18 @@ from torch import Tensor
 
 from qpeflow.data.batch import Batch
 from qpeflow.errors import QpeflowError
-from qpeflow.methods.base import (Estimate, Net, check_generators, masked_mean, member_groups, rand, randn,
-                                  repeat_members, split_members)
-from qpeflow.methods.schedules import SCHEDULES, NoiseSchedule
+from qpeflow.methods.base import (
+    Estimate,
+    Net,
+    check_generators,
+    masked_mean,
+    member_groups,
+    rand,
+    randn,
+    repeat_members,
+    split_members,
+)
+from qpeflow.methods.noise_schedules import SCHEDULES, NoiseSchedule
 from qpeflow.samplers import DIFFUSION_SAMPLERS, Denoised, Denoiser, randn_members
 
 PREDICTIONS = ("eps", "v")
@@ -43,7 +52,7 @@ class DDPM:
 
     Args:
         prediction: ``"eps"`` or ``"v"``.
-        schedule: ``"linear"`` or ``"cosine"`` (:mod:`qpeflow.methods.schedules`).
+        schedule: ``"linear"`` or ``"cosine"`` (:mod:`qpeflow.methods.noise_schedules`).
         diffusion_steps: N training steps (1000 in Ho et al.).
         x0_limit: predicted clean samples are clamped to [-x0_limit, x0_limit]
             during sampling (eps is recomputed to match). 8 in model space is
@@ -56,8 +65,14 @@ class DDPM:
     x_channels = 1
     aux_channels = 0
 
-    def __init__(self, prediction: str = "eps", schedule: str = "cosine", diffusion_steps: int = 1000,
-                 x0_limit: float = 8.0, max_batch: int = 256) -> None:
+    def __init__(
+        self,
+        prediction: str = "eps",
+        schedule: str = "cosine",
+        diffusion_steps: int = 1000,
+        x0_limit: float = 8.0,
+        max_batch: int = 256,
+    ) -> None:
         if prediction not in PREDICTIONS:
             raise QpeflowError(f"method.prediction: unknown {prediction!r}; known: {list(PREDICTIONS)}")
         if schedule not in SCHEDULES:
@@ -100,8 +115,15 @@ class DDPM:
 
         return denoise
 
-    def estimate(self, net: Net, cond: Tensor, n_members: int, steps: int,
-                 generators: Sequence[torch.Generator] | None = None, sampler: str = "") -> Estimate:
+    def estimate(
+        self,
+        net: Net,
+        cond: Tensor,
+        n_members: int,
+        steps: int,
+        generators: Sequence[torch.Generator] | None = None,
+        sampler: str = "",
+    ) -> Estimate:
         """Members (M, B, 1, H, W) by DDIM (default) or ancestral sampling with ``steps`` steps; nfe = steps."""
         check_generators(generators, n_members)
         name = sampler or "ddim"

@@ -35,8 +35,17 @@ from torch import Tensor
 
 from qpeflow.data.batch import Batch
 from qpeflow.errors import QpeflowError
-from qpeflow.methods.base import (Estimate, Net, check_generators, masked_mean, member_groups, rand, randn,
-                                  repeat_members, split_members)
+from qpeflow.methods.base import (
+    Estimate,
+    Net,
+    check_generators,
+    masked_mean,
+    member_groups,
+    rand,
+    randn,
+    repeat_members,
+    split_members,
+)
 from qpeflow.samplers import ODE_SAMPLERS, randn_members, uniform_grid
 
 T_SAMPLINGS = ("uniform", "logit_normal")
@@ -88,8 +97,14 @@ class FlowMatching:
     x_channels = 1
     aux_channels = 0
 
-    def __init__(self, sigma_min: float = 0.0, t_sampling: str = "uniform", source: Source | None = None,
-                 center: Callable[[Tensor], Tensor] | None = None, max_batch: int = 256) -> None:
+    def __init__(
+        self,
+        sigma_min: float = 0.0,
+        t_sampling: str = "uniform",
+        source: Source | None = None,
+        center: Callable[[Tensor], Tensor] | None = None,
+        max_batch: int = 256,
+    ) -> None:
         if t_sampling not in T_SAMPLINGS:
             raise QpeflowError(f"method.t_sampling: unknown {t_sampling!r}; known: {list(T_SAMPLINGS)}")
         if not 0.0 <= sigma_min < 1.0:
@@ -126,8 +141,15 @@ class FlowMatching:
         p = self.path(x0, x1, t)
         return masked_mean((net(p.x_t, t, batch.cond).float() - p.u_t).square(), batch.mask)
 
-    def estimate(self, net: Net, cond: Tensor, n_members: int, steps: int,
-                 generators: Sequence[torch.Generator] | None = None, sampler: str = "") -> Estimate:
+    def estimate(
+        self,
+        net: Net,
+        cond: Tensor,
+        n_members: int,
+        steps: int,
+        generators: Sequence[torch.Generator] | None = None,
+        sampler: str = "",
+    ) -> Estimate:
         """Members (M, B, 1, H, W) by integrating the learned velocity over ``steps`` uniform steps."""
         check_generators(generators, n_members)
         name = sampler or "euler"

@@ -73,8 +73,15 @@ class Regression:
             loss = loss + self.quantile_weight * quantile_matching(pred, batch.target, batch.mask)
         return loss
 
-    def estimate(self, net: Net, cond: Tensor, n_members: int, steps: int,
-                 generators: Sequence[torch.Generator] | None = None, sampler: str = "") -> Estimate:
+    def estimate(
+        self,
+        net: Net,
+        cond: Tensor,
+        n_members: int,
+        steps: int,
+        generators: Sequence[torch.Generator] | None = None,
+        sampler: str = "",
+    ) -> Estimate:
         """The same mean field for every member; ``steps``, ``generators``, ``sampler`` do not apply. nfe = 1."""
         check_generators(generators, n_members)
         pred = self.predict(net, cond)

@@ -56,8 +56,12 @@ class MeanConditioned:
             return self._last[1]
         known_cond, known_mu = self._known
         k = cond.shape[0] // max(known_cond.shape[0], 1)
-        if (k >= 1 and cond.shape[0] == k * known_cond.shape[0] and cond.shape[1:] == known_cond.shape[1:]
-                and torch.equal(cond, known_cond.repeat(k, *([1] * (cond.ndim - 1))))):
+        if (
+            k >= 1
+            and cond.shape[0] == k * known_cond.shape[0]
+            and cond.shape[1:] == known_cond.shape[1:]
+            and torch.equal(cond, known_cond.repeat(k, *([1] * (cond.ndim - 1))))
+        ):
             mu = known_mu.repeat(k, *([1] * (known_mu.ndim - 1)))
         else:
             with torch.no_grad():
@@ -98,13 +102,22 @@ class Residual:
     def loss(self, net: Net, batch: Batch, generator: torch.Generator | None = None) -> Tensor:
         """The generative loss on the residual, with mu as auxiliary conditioning."""
         mu = self._mu(batch.cond)
-        return self.generative.loss(MeanConditioned(net, self.mean, batch.cond, mu),
-                                    self.residual_batch(batch, mu), generator)
+        return self.generative.loss(
+            MeanConditioned(net, self.mean, batch.cond, mu), self.residual_batch(batch, mu), generator
+        )
 
-    def estimate(self, net: Net, cond: Tensor, n_members: int, steps: int,
-                 generators: Sequence[torch.Generator] | None = None, sampler: str = "") -> Estimate:
+    def estimate(
+        self,
+        net: Net,
+        cond: Tensor,
+        n_members: int,
+        steps: int,
+        generators: Sequence[torch.Generator] | None = None,
+        sampler: str = "",
+    ) -> Estimate:
         """mu + residual members, (M, B, 1, H, W); nfe = generative nfe + 1."""
         mu = self._mu(cond)
-        est = self.generative.estimate(MeanConditioned(net, self.mean, cond, mu), cond, n_members, steps,
-                                       generators, sampler)
+        est = self.generative.estimate(
+            MeanConditioned(net, self.mean, cond, mu), cond, n_members, steps, generators, sampler
+        )
         return Estimate(est.samples + mu.unsqueeze(0), est.nfe + 1)

@@ -22,8 +22,7 @@ if TYPE_CHECKING:  # only the type: nn depends on torch alone at run time
 __all__ = ["ENCODERS", "ConditionalNet", "UNet", "build_network"]
 
 
-def build_network(model: ModelConfig, n_frames: int, n_channels: int, x_channels: int,
-                  aux_channels: int) -> nn.Module:
+def build_network(model: ModelConfig, n_frames: int, n_channels: int, x_channels: int, aux_channels: int) -> nn.Module:
     """Build encoder + U-Net.
 
     Args:

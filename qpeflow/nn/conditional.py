@@ -16,8 +16,8 @@ The encoded sequence, x and aux are concatenated as the U-Net's input channels.
 
 from __future__ import annotations
 
-from torch import Tensor, nn
 import torch
+from torch import Tensor, nn
 
 from qpeflow.errors import QpeflowError
 from qpeflow.nn.unet import UNet

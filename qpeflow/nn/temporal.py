@@ -34,7 +34,9 @@ from qpeflow.nn.unet import group_norm
 
 def _check(x: Tensor, n_frames: int, n_channels: int) -> None:
     if x.ndim != 5 or x.shape[1] != n_frames or x.shape[2] != n_channels:
-        raise QpeflowError(f"model: expected an infrared sequence (B, {n_frames}, {n_channels}, H, W), got {tuple(x.shape)}")
+        raise QpeflowError(
+            f"model: expected an infrared sequence (B, {n_frames}, {n_channels}, H, W), got {tuple(x.shape)}"
+        )
 
 
 class EarlyFusion(nn.Module):

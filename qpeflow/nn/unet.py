@@ -111,9 +111,17 @@ class UNet(nn.Module):
         time_embed_dim: width of the t embedding fed to every block.
     """
 
-    def __init__(self, in_channels: int, out_channels: int = 1, base_channels: int = 32,
-                 channel_mults: tuple[int, ...] = (1, 2, 2), num_res_blocks: int = 1, attention: bool = True,
-                 dropout: float = 0.0, time_embed_dim: int = 128) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int = 1,
+        base_channels: int = 32,
+        channel_mults: tuple[int, ...] = (1, 2, 2),
+        num_res_blocks: int = 1,
+        attention: bool = True,
+        dropout: float = 0.0,
+        time_embed_dim: int = 128,
+    ) -> None:
         super().__init__()
         if not channel_mults or num_res_blocks < 1:
             raise QpeflowError("model: channel_mults must be non-empty and num_res_blocks >= 1")
@@ -139,8 +147,9 @@ class UNet(nn.Module):
                 self.up.append(ResBlock(ch + skips.pop(), width, time_embed_dim, dropout))
                 ch = width
             if level > 0:
-                self.up.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
-                                             nn.Conv2d(ch, ch, 3, padding=1)))
+                self.up.append(
+                    nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(ch, ch, 3, padding=1))
+                )
         self.out = nn.Sequential(group_norm(ch), nn.SiLU(), nn.Conv2d(ch, out_channels, 3, padding=1))
         nn.init.zeros_(self.out[-1].weight)
         nn.init.zeros_(self.out[-1].bias)

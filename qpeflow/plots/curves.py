@@ -37,8 +37,10 @@ class Curve:
     def from_dict(cls, d: Mapping[str, Any]) -> Curve:
         """Build from a scores-JSON curve dict (nulls -> NaN)."""
         x = np.asarray([np.nan if v is None else v for v in d.get("x", [])], dtype=float)
-        series = {str(k): np.asarray([np.nan if v is None else v for v in vals], dtype=float)
-                  for k, vals in dict(d.get("series", {})).items()}
+        series = {
+            str(k): np.asarray([np.nan if v is None else v for v in vals], dtype=float)
+            for k, vals in dict(d.get("series", {})).items()
+        }
         return cls(x, series, str(d.get("x_label", "")), str(d.get("definition", "")))
 
     def valid(self, label: str, positive: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -93,8 +95,9 @@ def plain_log_axis(ax: Axes, axis: str = "x") -> None:
     target.set_minor_formatter(NullFormatter())
 
 
-def new_figure(n_axes: int, width_per_axis: float = 4.2, height: float = 3.6,
-               max_cols: int = 3) -> tuple[Figure, list[Axes]]:
+def new_figure(
+    n_axes: int, width_per_axis: float = 4.2, height: float = 3.6, max_cols: int = 3
+) -> tuple[Figure, list[Axes]]:
     """A figure with ``n_axes`` panels in rows of at most ``max_cols`` (constrained layout)."""
     n_axes = max(n_axes, 1)
     ncols = min(n_axes, max_cols)
@@ -118,8 +121,7 @@ def no_data(ax: Axes, text: str = "no data") -> None:
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="0.4")
 
 
-def _draw_qq(ax: Axes, qq: Mapping[str, Curve], colours: Mapping[str, str] | None,
-             legend: LegendEntries) -> None:
+def _draw_qq(ax: Axes, qq: Mapping[str, Curve], colours: Mapping[str, str] | None, legend: LegendEntries) -> None:
     """Predicted vs truth quantiles per model (positive pairs only) and the 1:1 line, log-log."""
     lo, hi = np.inf, 0.0
     for name, curve in qq.items():
@@ -142,17 +144,22 @@ def _draw_qq(ax: Axes, qq: Mapping[str, Curve], colours: Mapping[str, str] | Non
     ax.set(xlabel="truth quantile (mm/h)", ylabel="predicted quantile (mm/h)", title="QQ plot")
 
 
-def _draw_with_truth(ax: Axes, curves: Mapping[str, Curve], colours: Mapping[str, str] | None,
-                     legend: LegendEntries, truth_label: str, x_factor: float = 1.0,
-                     steps: bool = False) -> None:
+def _draw_with_truth(
+    ax: Axes,
+    curves: Mapping[str, Curve],
+    colours: Mapping[str, str] | None,
+    legend: LegendEntries,
+    truth_label: str,
+    x_factor: float = 1.0,
+    steps: bool = False,
+) -> None:
     """Series ``prediction`` of every model and ``truth`` once (thick black, beneath), log-log."""
     style = {"drawstyle": "steps-mid"} if steps else {}
     truth_drawn = False
     for name, curve in curves.items():
         x, y = curve.valid("prediction", positive=True)
         if x.size:  # a marker keeps a one-bin spike (e.g. GPI's single rate) visible
-            ax.plot(x * x_factor, y, color=colour_of(name, colours), marker="o" if x.size < 3 else None,
-                    **style)
+            ax.plot(x * x_factor, y, color=colour_of(name, colours), marker="o" if x.size < 3 else None, **style)
             legend.add(name, color=colour_of(name, colours))
         xt, yt = curve.valid("truth", positive=True)
         if xt.size and not truth_drawn:
@@ -166,8 +173,9 @@ def _draw_with_truth(ax: Axes, curves: Mapping[str, Curve], colours: Mapping[str
         no_data(ax)
 
 
-def plot_qq_histogram(qq: Mapping[str, Curve], histogram: Mapping[str, Curve],
-                      colours: Mapping[str, str] | None = None) -> Figure:
+def plot_qq_histogram(
+    qq: Mapping[str, Curve], histogram: Mapping[str, Curve], colours: Mapping[str, str] | None = None
+) -> Figure:
     """QQ plot (log-log, 1:1 line) and pooled log-binned histograms, 2 axes.
 
     qq[model]: x = quantile levels, series ``truth``/``prediction`` in mm/h.
@@ -186,9 +194,12 @@ def plot_qq_histogram(qq: Mapping[str, Curve], histogram: Mapping[str, Curve],
     return fig
 
 
-def plot_rapsd(rapsd: Mapping[str, Curve], ratio: Mapping[str, Curve],
-               colours: Mapping[str, str] | None = None,
-               resolution_km: float | None = None) -> Figure:
+def plot_rapsd(
+    rapsd: Mapping[str, Curve],
+    ratio: Mapping[str, Curve],
+    colours: Mapping[str, str] | None = None,
+    resolution_km: float | None = None,
+) -> Figure:
     """Mean RAPSD (log-log) and its ratio prediction / truth per wavelength, 2 axes.
 
     rapsd[model]: x = wavelength (px), series ``truth``/``prediction`` (power, arbitrary
@@ -200,8 +211,9 @@ def plot_rapsd(rapsd: Mapping[str, Curve], ratio: Mapping[str, Curve],
         fig, (ax_p, ax_r) = new_figure(2)
         legend = LegendEntries()
         _draw_with_truth(ax_p, rapsd, colours, legend, "truth (ratio 1)", x_factor=scale)
-        as_prediction = {n: Curve(c.x, {"prediction": c.series.get("ratio", np.full(c.x.shape, np.nan))})
-                         for n, c in ratio.items()}
+        as_prediction = {
+            n: Curve(c.x, {"prediction": c.series.get("ratio", np.full(c.x.shape, np.nan))}) for n, c in ratio.items()
+        }
         _draw_with_truth(ax_r, as_prediction, colours, legend, "truth (ratio 1)", x_factor=scale)
         ax_p.set(ylabel="power spectral density", title="RAPSD")
         ax_r.set(ylabel="prediction / truth", title="RAPSD ratio")
@@ -217,8 +229,7 @@ def plot_rapsd(rapsd: Mapping[str, Curve], ratio: Mapping[str, Curve],
     return fig
 
 
-def plot_rank_histograms(rank: Mapping[str, Curve],
-                         colours: Mapping[str, str] | None = None) -> Figure:
+def plot_rank_histograms(rank: Mapping[str, Curve], colours: Mapping[str, str] | None = None) -> Figure:
     """One small rank-histogram panel per ensemble model with the flat reference line.
 
     rank[model]: x = rank 0..M, series ``frequency``. Models without a finite histogram
@@ -243,8 +254,7 @@ def plot_rank_histograms(rank: Mapping[str, Curve],
     return fig
 
 
-def plot_spread_skill(spread_skill: Mapping[str, Curve],
-                      colours: Mapping[str, str] | None = None) -> Figure:
+def plot_spread_skill(spread_skill: Mapping[str, Curve], colours: Mapping[str, str] | None = None) -> Figure:
     """Binned spread-skill: RMSE of the ensemble mean vs ensemble spread, with 1:1 line, 1 axes.
 
     spread_skill[model]: x = spread bin centres (mm/h), series ``rmse`` (mm/h) and optionally
@@ -276,15 +286,15 @@ def plot_spread_skill(spread_skill: Mapping[str, Curve],
             legend.add("1:1 (calibrated)", key=True, color=TRUTH_COLOUR)
         else:
             no_data(ax, "no ensemble model")
-        ax.set(xlabel="ensemble spread (mm/h)", ylabel="RMSE of ensemble mean (mm/h)",
-               title="Spread-skill")
+        ax.set(xlabel="ensemble spread (mm/h)", ylabel="RMSE of ensemble mean (mm/h)", title="Spread-skill")
         ax.grid(True, alpha=0.3)
         add_legend(fig, legend)
     return fig
 
 
-def plot_reliability(reliability: Mapping[float, Mapping[str, Curve]],
-                     colours: Mapping[str, str] | None = None) -> Figure:
+def plot_reliability(
+    reliability: Mapping[float, Mapping[str, Curve]], colours: Mapping[str, str] | None = None
+) -> Figure:
     """Reliability diagrams, one axes per threshold (mm/h), with the diagonal.
 
     reliability[threshold][model]: x = forecast probability, series ``observed_frequency``.
@@ -300,8 +310,13 @@ def plot_reliability(reliability: Mapping[float, Mapping[str, Curve]],
                     ax.plot(x, y, "o-", ms=4, color=colour_of(name, colours))
                     legend.add(name, color=colour_of(name, colours))
             ax.plot([0, 1], [0, 1], color=TRUTH_COLOUR, lw=2.5, zorder=1.5)
-            ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="forecast probability",
-                   ylabel="observed frequency", title=f"Reliability, > {thr:g} mm/h")
+            ax.set(
+                xlim=(0, 1),
+                ylim=(0, 1),
+                xlabel="forecast probability",
+                ylabel="observed frequency",
+                title=f"Reliability, > {thr:g} mm/h",
+            )
             ax.set_aspect("equal")
             ax.grid(True, alpha=0.3)
         legend.add("perfect reliability", key=True, color=TRUTH_COLOUR)

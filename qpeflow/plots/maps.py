@@ -13,11 +13,12 @@ Images are drawn in the grid's projected coordinates (km), north up.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from qpeflow.io.atomic import atomic_path
 
 if TYPE_CHECKING:  # only for hints: plots reads Fields, it does not import the readers
     from matplotlib.axes import Axes
@@ -55,8 +56,16 @@ def draw_graticule(ax: Axes, grid: Grid, max_points: int = 300, color: str = "k"
         levels = np.arange(np.floor(lo / d) * d, hi + d, d)
         if levels.size < 2:
             continue
-        cs = ax.contour(xk, yk, np.ma.masked_invalid(values), levels=levels, colors=color, linestyles="solid",
-                        linewidths=0.5, alpha=0.7)
+        cs = ax.contour(
+            xk,
+            yk,
+            np.ma.masked_invalid(values),
+            levels=levels,
+            colors=color,
+            linestyles="solid",
+            linewidths=0.5,
+            alpha=0.7,
+        )
         ax.clabel(cs, fontsize=6, fmt="%g°")
 
 
@@ -85,21 +94,34 @@ def rain_map(rain: np.ndarray, grid: Grid | None = None, title: str = "") -> Fig
     shown = np.ma.masked_invalid(np.where(np.isfinite(data), np.maximum(data, 1e-3), np.nan))
     cmap = mpl.colormaps["turbo"].with_extremes(under="white", bad=NO_COVERAGE)
     fig, ax = _figure(data.shape)
-    im = ax.imshow(shown, cmap=cmap, norm=LogNorm(*RAIN_RANGE), origin="upper",
-                   extent=_axes_extent(grid, data.shape), interpolation="nearest")
+    im = ax.imshow(
+        shown,
+        cmap=cmap,
+        norm=LogNorm(*RAIN_RANGE),
+        origin="upper",
+        extent=_axes_extent(grid, data.shape),
+        interpolation="nearest",
+    )
     fig.colorbar(im, ax=ax, extend="both", shrink=0.8, label="rain rate (mm/h); white < 0.1, grey = no coverage")
     _finish(ax, grid, title)
     return fig
 
 
-def bt_map(bt: np.ndarray, grid: Grid | None = None, title: str = "",
-           vrange: tuple[float, float] | None = None) -> Figure:
+def bt_map(
+    bt: np.ndarray, grid: Grid | None = None, title: str = "", vrange: tuple[float, float] | None = None
+) -> Figure:
     """Brightness temperature (ny, nx) K -> Figure, cold = white (reversed grey)."""
     return scalar_map(bt, grid, title, vrange, cmap="Greys", label="brightness temperature (K)")
 
 
-def scalar_map(values: np.ndarray, grid: Grid | None = None, title: str = "",
-               vrange: tuple[float, float] | None = None, cmap: str = "gray", label: str = "") -> Figure:
+def scalar_map(
+    values: np.ndarray,
+    grid: Grid | None = None,
+    title: str = "",
+    vrange: tuple[float, float] | None = None,
+    cmap: str = "gray",
+    label: str = "",
+) -> Figure:
     """Any scalar (ny, nx) on a grey scale (0.5-99.5 percentile range by default), NaN pale blue."""
     import matplotlib as mpl
 
@@ -109,8 +131,15 @@ def scalar_map(values: np.ndarray, grid: Grid | None = None, title: str = "",
         vrange = (float(np.percentile(finite, 0.5)), float(np.percentile(finite, 99.5))) if finite.size else (0, 1)
     colours = mpl.colormaps[cmap].with_extremes(bad=SPACE)  # "Greys": low (cold) -> white, high -> black
     fig, ax = _figure(data.shape)
-    im = ax.imshow(np.ma.masked_invalid(data), cmap=colours, vmin=vrange[0], vmax=vrange[1], origin="upper",
-                   extent=_axes_extent(grid, data.shape), interpolation="nearest")
+    im = ax.imshow(
+        np.ma.masked_invalid(data),
+        cmap=colours,
+        vmin=vrange[0],
+        vmax=vrange[1],
+        origin="upper",
+        extent=_axes_extent(grid, data.shape),
+        interpolation="nearest",
+    )
     fig.colorbar(im, ax=ax, shrink=0.8, label=label)
     _finish(ax, grid, title, color="tab:orange")
     return fig
@@ -125,8 +154,9 @@ def _finish(ax: Axes, grid: Grid | None, title: str, color: str = "k") -> None:
     ax.figure.tight_layout()
 
 
-def quicklook(field: Field | np.ndarray, title: str | None = None, path: str | os.PathLike[str] | None = None,
-              **kwargs: Any) -> Figure:
+def quicklook(
+    field: Field | np.ndarray, title: str | None = None, path: str | os.PathLike[str] | None = None, **kwargs: Any
+) -> Figure:
     """A rain or BT map of a Field (chosen by its quantity) or of a bare rain array (mm/h).
 
     With ``path`` the figure is also written there (atomically, see :func:`save_figure`).
@@ -148,18 +178,8 @@ def quicklook(field: Field | np.ndarray, title: str | None = None, path: str | o
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 110) -> Path:
-    """Write ``fig`` atomically (temp file in the same folder, then os.replace); returns the path."""
+    """Write ``fig`` atomically (:mod:`qpeflow.io.atomic`); returns the path."""
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=out.suffix or ".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=dpi)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=(out.suffix.lstrip(".") or "png"))
     return out

@@ -34,9 +34,15 @@ TRUTH_COLOUR = "black"
 SERIES_STYLES: dict[str, str] = {"member1": "-", "ensemble_mean": "--", "prediction": "-"}
 
 #: minimum font sizes for readable figures (points)
-FONT_SIZES: dict[str, float] = {"font.size": 10, "axes.titlesize": 10.5, "axes.labelsize": 10,
-                                "xtick.labelsize": 9, "ytick.labelsize": 9, "legend.fontsize": 9,
-                                "figure.titlesize": 12}
+FONT_SIZES: dict[str, float] = {
+    "font.size": 10,
+    "axes.titlesize": 10.5,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "figure.titlesize": 12,
+}
 
 
 def model_colours(names: Iterable[str], methods: dict[str, str] | None = None) -> dict[str, str]:

@@ -43,8 +43,11 @@ class ModelMaps:
         if self.member2 is None and self.mean is None and self.prob is None:
             return [("estimate", self.member1, "rain")]
         cols = [("member 1", self.member1, "rain")]
-        for title, arr, kind in (("member 2", self.member2, "rain"), ("ens. mean", self.mean, "rain"),
-                                 (f"P(> {PROB_THRESHOLD_MMH:g} mm/h)", self.prob, "prob")):
+        for title, arr, kind in (
+            ("member 2", self.member2, "rain"),
+            ("ens. mean", self.mean, "rain"),
+            (f"P(> {PROB_THRESHOLD_MMH:g} mm/h)", self.prob, "prob"),
+        ):
             if arr is not None:
                 cols.append((title, arr, kind))
         return cols
@@ -64,9 +67,14 @@ def _masked(fields: np.ndarray, mask: np.ndarray | None, floor: float | None) ->
     return out
 
 
-def plot_example_maps(ir_108: np.ndarray | None, truth: np.ndarray, models: Mapping[str, ModelMaps],
-                      mask: np.ndarray | None = None, row_titles: Sequence[str] | None = None,
-                      ir_range: tuple[float, float] | None = None) -> Figure:
+def plot_example_maps(
+    ir_108: np.ndarray | None,
+    truth: np.ndarray,
+    models: Mapping[str, ModelMaps],
+    mask: np.ndarray | None = None,
+    row_titles: Sequence[str] | None = None,
+    ir_range: tuple[float, float] | None = None,
+) -> Figure:
     """The example-maps panel, n rows x (2 + model columns) map axes + 3 colourbar axes.
 
     ir_108: (n, H, W) brightness temperature in K, or None (no IR column); truth: (n, H, W) mm/h; mask: (n, H, W)
@@ -92,8 +100,9 @@ def plot_example_maps(ir_108: np.ndarray | None, truth: np.ndarray, models: Mapp
             data = _masked(arr, None if kind == "ir" else mask, floor)
             for i in range(n):
                 y = height - LAYOUT["top"] - (i + 1) * LAYOUT["cell"] - i * LAYOUT["row_gap"]
-                ax = fig.add_axes((
-                    (LAYOUT["left"] + x) / width, y / height, LAYOUT["cell"] / width, LAYOUT["cell"] / height))
+                ax = fig.add_axes(
+                    ((LAYOUT["left"] + x) / width, y / height, LAYOUT["cell"] / width, LAYOUT["cell"] / height)
+                )
                 images[kind] = ax.imshow(data[i], cmap=cmap, norm=norm, interpolation="nearest")
                 ax.set_xticks([])
                 ax.set_yticks([])
@@ -105,46 +114,64 @@ def plot_example_maps(ir_108: np.ndarray | None, truth: np.ndarray, models: Mapp
     return fig
 
 
-def _styles(ir_108: np.ndarray | None, ir_range: tuple[float, float] | None
-            ) -> dict[str, tuple[Colormap, Normalize, float | None]]:
+def _styles(
+    ir_108: np.ndarray | None, ir_range: tuple[float, float] | None
+) -> dict[str, tuple[Colormap, Normalize, float | None]]:
     """kind -> (colour map, norm, floor) for "ir", "rain" (log 0.1-100 mm/h) and "prob"."""
     if ir_range is None:
         ir = np.asarray(ir_108 if ir_108 is not None else [], float)
         finite = ir[np.isfinite(ir)]
-        ir_range = (float(np.percentile(finite, 1)), float(np.percentile(finite, 99))) \
-            if finite.size else (200.0, 300.0)
-    return {"ir": (_cmap("gray_r", None), Normalize(*ir_range), None),
-            "rain": (_cmap("viridis_r", "white"), LogNorm(*RAIN_RANGE_MMH), 1e-6),
-            "prob": (_cmap("Blues", None), Normalize(0.0, 1.0), None)}
+        ir_range = (
+            (float(np.percentile(finite, 1)), float(np.percentile(finite, 99))) if finite.size else (200.0, 300.0)
+        )
+    return {
+        "ir": (_cmap("gray_r", None), Normalize(*ir_range), None),
+        "rain": (_cmap("viridis_r", "white"), LogNorm(*RAIN_RANGE_MMH), 1e-6),
+        "prob": (_cmap("Blues", None), Normalize(0.0, 1.0), None),
+    }
 
 
 #: fixed layout of the maps panel, inches
-LAYOUT: dict[str, float] = {"cell": 1.4, "gap": 0.08, "group_gap": 0.3, "left": 0.55, "right": 0.15,
-                            "top": 0.55, "row_gap": 0.1, "bottom": 0.85}
+LAYOUT: dict[str, float] = {
+    "cell": 1.4,
+    "gap": 0.08,
+    "group_gap": 0.3,
+    "left": 0.55,
+    "right": 0.15,
+    "top": 0.55,
+    "row_gap": 0.1,
+    "bottom": 0.85,
+}
 
 
 def _column_lefts(group_sizes: Sequence[int]) -> list[float]:
     """Left edge (inches from the first column) of every map column, groups set apart."""
     lefts, x = [], 0.0
-    for g, size in enumerate(group_sizes):
+    for size in group_sizes:
         for k in range(size):
             lefts.append(x)
             x += LAYOUT["cell"] + (LAYOUT["gap"] if k < size - 1 else LAYOUT["group_gap"])
     return lefts
 
 
-def _colourbars(fig: Figure, size: tuple[float, float], lefts: Sequence[float],
-                images: Mapping[str, mpl.image.AxesImage]) -> None:
+def _colourbars(
+    fig: Figure, size: tuple[float, float], lefts: Sequence[float], images: Mapping[str, mpl.image.AxesImage]
+) -> None:
     """Shared horizontal colourbars below the maps: IR (under column 0) | rain | probability."""
     width, height = size
     cell, end = LAYOUT["cell"], lefts[-1] + LAYOUT["cell"]
     rain_start = lefts[1] if "ir" in images else lefts[0]  # IR, when present, is column 0
     prob_w = min(2 * cell + LAYOUT["gap"], end - rain_start - cell) if "prob" in images else 0.0
-    spans = {"ir": (0.0, cell), "rain": (rain_start, end - (prob_w + LAYOUT["group_gap"] if prob_w else 0.0)),
-             "prob": (end - prob_w, end)}
-    labels = {"ir": "IR 10.8 µm (K)",
-              "rain": "rain rate (mm/h, log); white < 0.1, grey = no radar",
-              "prob": f"P(rain > {PROB_THRESHOLD_MMH:g} mm/h)"}
+    spans = {
+        "ir": (0.0, cell),
+        "rain": (rain_start, end - (prob_w + LAYOUT["group_gap"] if prob_w else 0.0)),
+        "prob": (end - prob_w, end),
+    }
+    labels = {
+        "ir": "IR 10.8 µm (K)",
+        "rain": "rain rate (mm/h, log); white < 0.1, grey = no radar",
+        "prob": f"P(rain > {PROB_THRESHOLD_MMH:g} mm/h)",
+    }
     for kind in ("ir", "rain", "prob"):
         if kind not in images:
             continue

@@ -16,8 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from qpeflow.plots.curves import (Curve, LegendEntries, add_legend, new_figure, no_data,
-                                  plain_log_axis)
+from qpeflow.plots.curves import Curve, LegendEntries, add_legend, new_figure, no_data, plain_log_axis
 from qpeflow.plots.palette import SERIES_STYLES, TRUTH_COLOUR, colour_of, figure_style
 
 SERIES_LABELS: dict[str, str] = {"member1": "member 1 (solid)", "ensemble_mean": "ensemble mean (dashed)"}
@@ -33,12 +32,12 @@ NFE_METRICS: tuple[tuple[str, str, float | None], ...] = (
 def _same_series(curve: Curve, a: str, b: str) -> bool:
     """True when series ``a`` and ``b`` of ``curve`` are equal (NaN equal to NaN)."""
     ya, yb = curve.series.get(a), curve.series.get(b)
-    return ya is not None and yb is not None and ya.shape == yb.shape and \
-        bool(np.allclose(ya, yb, equal_nan=True))
+    return ya is not None and yb is not None and ya.shape == yb.shape and bool(np.allclose(ya, yb, equal_nan=True))
 
 
-def _draw_series(ax: Axes, curves: Mapping[str, Curve], colours: Mapping[str, str] | None,
-                 legend: LegendEntries) -> None:
+def _draw_series(
+    ax: Axes, curves: Mapping[str, Curve], colours: Mapping[str, str] | None, legend: LegendEntries
+) -> None:
     """Draw the member1/ensemble_mean series of every model on ``ax``."""
     for name, curve in curves.items():
         for label, style in ((lb, SERIES_STYLES[lb]) for lb in SERIES_LABELS):
@@ -50,8 +49,9 @@ def _draw_series(ax: Axes, curves: Mapping[str, Curve], colours: Mapping[str, st
             legend.add(SERIES_LABELS[label], key=True, color="0.35", ls=style)
 
 
-def plot_csi_bias(csi: Mapping[str, Curve], bias: Mapping[str, Curve],
-                  colours: Mapping[str, str] | None = None) -> Figure:
+def plot_csi_bias(
+    csi: Mapping[str, Curve], bias: Mapping[str, Curve], colours: Mapping[str, str] | None = None
+) -> Figure:
     """CSI and frequency bias vs threshold (mm/h, log x), 2 axes.
 
     csi[model], bias[model]: x = thresholds (mm/h), series ``member1``/``ensemble_mean``.
@@ -61,12 +61,10 @@ def plot_csi_bias(csi: Mapping[str, Curve], bias: Mapping[str, Curve],
         legend = LegendEntries()
         _draw_series(ax_c, csi, colours, legend)
         _draw_series(ax_b, bias, colours, legend)
-        ax_c.set(xlabel="threshold (mm/h)", ylabel="CSI", title="Critical success index",
-                 ylim=(0, 1.02))
+        ax_c.set(xlabel="threshold (mm/h)", ylabel="CSI", title="Critical success index", ylim=(0, 1.02))
         ax_b.set(xlabel="threshold (mm/h)", ylabel="frequency bias", title="Frequency bias")
         ax_b.axhline(1.0, color=TRUTH_COLOUR, lw=2.5, zorder=1.5)
-        values = np.concatenate([c.valid(s)[1] for c in bias.values() for s in SERIES_LABELS]
-                                or [np.empty(0)])
+        values = np.concatenate([c.valid(s)[1] for c in bias.values() for s in SERIES_LABELS] or [np.empty(0)])
         if values.size and np.all(values > 0):
             plain_log_axis(ax_b, "y")
         for ax in (ax_c, ax_b):
@@ -79,8 +77,7 @@ def plot_csi_bias(csi: Mapping[str, Curve], bias: Mapping[str, Curve],
     return fig
 
 
-def plot_fss_scales(fss: Mapping[float, Mapping[str, Curve]],
-                    colours: Mapping[str, str] | None = None) -> Figure:
+def plot_fss_scales(fss: Mapping[float, Mapping[str, Curve]], colours: Mapping[str, str] | None = None) -> Figure:
     """FSS vs neighbourhood scale (px, log2 x), one axes per threshold (mm/h).
 
     fss[threshold][model]: x = scales (px), series ``member1``/``ensemble_mean``.
@@ -122,9 +119,11 @@ def _bars(ax: Axes, values: Mapping[str, float | None], colours: Mapping[str, st
     ax.set_xlim(0, max(finite + [1e-9]) * 1.25)
 
 
-def plot_member_agreement(member_fss: Mapping[str, float | None],
-                          centroid_spread: Mapping[str, float | None],
-                          colours: Mapping[str, str] | None = None) -> Figure:
+def plot_member_agreement(
+    member_fss: Mapping[str, float | None],
+    centroid_spread: Mapping[str, float | None],
+    colours: Mapping[str, str] | None = None,
+) -> Figure:
     """Localisation randomness: member-to-member FSS (5 mm/h, 8 px) and centroid spread, 2 axes.
 
     member_fss[model]: mean FSS between pairs of members (1 = members agree on where it
@@ -164,12 +163,10 @@ def nfe_groups(points: Sequence[NfePoint]) -> dict[str, list[NfePoint]]:
     for p in points:
         if p.nfe is not None and np.isfinite(p.nfe) and p.nfe > 0:
             groups.setdefault(p.method, []).append(p)
-    return {m: sorted(ps, key=lambda p: p.nfe) for m, ps in sorted(groups.items())
-            if len({p.nfe for p in ps}) >= 2}
+    return {m: sorted(ps, key=lambda p: p.nfe) for m, ps in sorted(groups.items()) if len({p.nfe for p in ps}) >= 2}
 
 
-def plot_quality_vs_nfe(points: Sequence[NfePoint],
-                        colours: Mapping[str, str] | None = None) -> Figure:
+def plot_quality_vs_nfe(points: Sequence[NfePoint], colours: Mapping[str, str] | None = None) -> Figure:
     """CSI@1, P99 ratio and RAPSD small-scale ratio vs NFE (log x), 3 axes.
 
     Runs are grouped by method label; only methods with several step counts are drawn,

@@ -18,6 +18,13 @@ from qpeflow.verify.summary import Summary, summarise
 from qpeflow.verify.value import ScoreValue
 
 __all__ = [
-    "ScoreValue", "SuiteScores", "SuiteSettings", "Summary",
-    "suite_accum", "suite_compute", "suite_init", "suite_merge", "summarise",
+    "ScoreValue",
+    "SuiteScores",
+    "SuiteSettings",
+    "Summary",
+    "suite_accum",
+    "suite_compute",
+    "suite_init",
+    "suite_merge",
+    "summarise",
 ]

@@ -106,10 +106,17 @@ def categorical_compute(state: ContingencyState) -> CategoricalScores:
     """POD, FAR, CSI, HSS, ETS and frequency bias per threshold (see module docstring)."""
     rows = [
         _table_scores(float(h), float(f), float(m), float(r), float(t))
-        for h, f, m, r, t in zip(state.hits, state.false_alarms, state.misses, state.correct_negatives, state.thresholds)
+        for h, f, m, r, t in zip(
+            state.hits, state.false_alarms, state.misses, state.correct_negatives, state.thresholds
+        )
     ]
     pick = lambda name: tuple(row[name] for row in rows)  # noqa: E731
     return CategoricalScores(
         thresholds=tuple(float(t) for t in state.thresholds),
-        pod=pick("pod"), far=pick("far"), csi=pick("csi"), hss=pick("hss"), ets=pick("ets"), bias=pick("bias"),
+        pod=pick("pod"),
+        far=pick("far"),
+        csi=pick("csi"),
+        hss=pick("hss"),
+        ets=pick("ets"),
+        bias=pick("bias"),
     )

@@ -44,7 +44,9 @@ class Moments:
             return Moments()
         mp, mo = float(p.mean()), float(o.mean())
         dp, do, err = p - mp, o - mo, p - o
-        return Moments(int(p.size), mp, mo, dot(dp, dp), dot(do, do), dot(dp, do), float(np.abs(err).sum()), dot(err, err))
+        return Moments(
+            int(p.size), mp, mo, dot(dp, dp), dot(do, do), dot(dp, do), float(np.abs(err).sum()), dot(err, err)
+        )
 
     def merged(self, b: Moments) -> Moments:
         """Chan et al. (1979) combination of two sets of moments."""
@@ -162,7 +164,15 @@ def continuous_compute(state: ContinuousState) -> ContinuousScores:
     mae, rmse, me = _errors(state.rain)
     mae_l, rmse_l, me_l = _errors(state.log)
     return ContinuousScores(
-        n=state.rain.n, mae=mae, rmse=rmse, me=me, pearson=_pearson(state.rain), spearman=_spearman(state.sample),
-        mae_log=mae_l, rmse_log=rmse_l, me_log=me_l, pearson_log=_pearson(state.log),
+        n=state.rain.n,
+        mae=mae,
+        rmse=rmse,
+        me=me,
+        pearson=_pearson(state.rain),
+        spearman=_spearman(state.sample),
+        mae_log=mae_l,
+        rmse_log=rmse_l,
+        me_log=me_l,
+        pearson_log=_pearson(state.log),
         spearman_exact=state.sample.seen <= state.sample.capacity,
     )

@@ -162,7 +162,9 @@ def wasserstein1_log(p: Pool, o: Pool) -> float:
 def _ratios(p: Pool, o: Pool) -> dict[str, ScoreValue]:
     out = {}
     for name, level in (("p95_ratio", 0.95), ("p99_ratio", 0.99), ("p999_ratio", 0.999)):
-        out[name] = divide(p.quantile(level), o.quantile(level), f"the truth's P{level * 100:g} is 0 mm/h (too few wet pixels)")
+        out[name] = divide(
+            p.quantile(level), o.quantile(level), f"the truth's P{level * 100:g} is 0 mm/h (too few wet pixels)"
+        )
     out["max_ratio"] = divide(p.max, o.max, "the truth has no rain (max 0 mm/h)")
     out["wet_fraction_ratio"] = divide(p.wet / p.n, o.wet / o.n, f"the truth has no pixel > {WET_MM_H:g} mm/h")
     out["std_ratio"] = divide(np.sqrt(p.m2 / p.n), np.sqrt(o.m2 / o.n), "the truth is constant (std 0)")
@@ -178,12 +180,20 @@ def distribution_compute(state: DistributionState) -> DistributionResult:
         nan = divide(0.0, 0.0, "no valid pixel")
         empty = np.full(len(QQ_LEVELS), np.nan)
         hist = np.full(centres.shape, np.nan)
-        return DistributionResult(nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, QQ_LEVELS, empty, empty, centres, hist, hist)
+        return DistributionResult(
+            nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, QQ_LEVELS, empty, empty, centres, hist, hist
+        )
     r = _ratios(p, o)
     return DistributionResult(
-        w1_log=ScoreValue(wasserstein1_log(p, o)), **r,
-        std_truth=ScoreValue(float(np.sqrt(o.m2 / o.n))), std_prediction=ScoreValue(float(np.sqrt(p.m2 / p.n))),
-        wet_fraction_truth=ScoreValue(o.wet / o.n), qq_levels=QQ_LEVELS,
-        qq_truth=np.array([o.quantile(q) for q in QQ_LEVELS]), qq_prediction=np.array([p.quantile(q) for q in QQ_LEVELS]),
-        hist_centres=centres, hist_truth=o.plot / (o.n * dlog), hist_prediction=p.plot / (p.n * dlog),
+        w1_log=ScoreValue(wasserstein1_log(p, o)),
+        **r,
+        std_truth=ScoreValue(float(np.sqrt(o.m2 / o.n))),
+        std_prediction=ScoreValue(float(np.sqrt(p.m2 / p.n))),
+        wet_fraction_truth=ScoreValue(o.wet / o.n),
+        qq_levels=QQ_LEVELS,
+        qq_truth=np.array([o.quantile(q) for q in QQ_LEVELS]),
+        qq_prediction=np.array([p.quantile(q) for q in QQ_LEVELS]),
+        hist_centres=centres,
+        hist_truth=o.plot / (o.n * dlog),
+        hist_prediction=p.plot / (p.n * dlog),
     )

@@ -81,13 +81,19 @@ class EnsembleScores:
     reliability_count: np.ndarray  # (K, M+1)
 
 
-def ensemble_init(members: int, thresholds: tuple[float, ...] | list[float] = (1.0, 5.0), seed: int = 0) -> EnsembleState:
+def ensemble_init(
+    members: int, thresholds: tuple[float, ...] | list[float] = (1.0, 5.0), seed: int = 0
+) -> EnsembleState:
     """Empty accumulator for ``members`` members, Brier thresholds (mm/h), tie-breaking ``seed``."""
     k = len(thresholds)
     return EnsembleState(
-        members, np.asarray(thresholds, float), np.random.default_rng(seed),
-        rank_counts=np.zeros(members + 1, dtype=np.int64), brier_sum=np.zeros(k),
-        rel_count=np.zeros((k, members + 1), dtype=np.int64), rel_obs=np.zeros((k, members + 1), dtype=np.int64),
+        members,
+        np.asarray(thresholds, float),
+        np.random.default_rng(seed),
+        rank_counts=np.zeros(members + 1, dtype=np.int64),
+        brier_sum=np.zeros(k),
+        rel_count=np.zeros((k, members + 1), dtype=np.int64),
+        rel_obs=np.zeros((k, members + 1), dtype=np.int64),
     )
 
 
@@ -147,10 +153,21 @@ def ensemble_merge(a: EnsembleState, b: EnsembleState) -> EnsembleState:
     if a.members != b.members or not np.array_equal(a.thresholds, b.thresholds):
         raise ValueError("cannot merge ensemble accumulators of different sizes or thresholds")
     return EnsembleState(
-        a.members, a.thresholds.copy(), a.rng, a.n + b.n, a.sum_abs + b.sum_abs, a.sum_pairs + b.sum_pairs,
-        a.rank_counts + b.rank_counts, a.sum_var + b.sum_var, a.sum_sq_err + b.sum_sq_err,
-        a.bin_count + b.bin_count, a.bin_sq_err + b.bin_sq_err, a.bin_spread + b.bin_spread,
-        a.brier_sum + b.brier_sum, a.rel_count + b.rel_count, a.rel_obs + b.rel_obs,
+        a.members,
+        a.thresholds.copy(),
+        a.rng,
+        a.n + b.n,
+        a.sum_abs + b.sum_abs,
+        a.sum_pairs + b.sum_pairs,
+        a.rank_counts + b.rank_counts,
+        a.sum_var + b.sum_var,
+        a.sum_sq_err + b.sum_sq_err,
+        a.bin_count + b.bin_count,
+        a.bin_sq_err + b.bin_sq_err,
+        a.bin_spread + b.bin_spread,
+        a.brier_sum + b.brier_sum,
+        a.rel_count + b.rel_count,
+        a.rel_obs + b.rel_obs,
     )
 
 
@@ -183,14 +200,23 @@ def ensemble_compute(state: EnsembleState) -> EnsembleScores:
     freq = state.rank_counts / total if total else np.full(m + 1, np.nan)
     flat = ScoreValue(float(np.abs(freq - 1.0 / (m + 1)).sum())) if total else undefined("no valid pixel")
     crps, crps_ens = _crps(state)
-    centres = np.concatenate([[0.5 * SPREAD_EDGES[1]], np.sqrt(SPREAD_EDGES[1:-2] * SPREAD_EDGES[2:-1]), [SPREAD_EDGES[-2]]])
+    centres = np.concatenate(
+        [[0.5 * SPREAD_EDGES[1]], np.sqrt(SPREAD_EDGES[1:-2] * SPREAD_EDGES[2:-1]), [SPREAD_EDGES[-2]]]
+    )
     return EnsembleScores(
-        members=m, crps=crps, crps_ensemble=crps_ens, rank_histogram=freq, rank_flatness=flat,
-        spread_skill=_spread_skill(state), spread_centres=centres,
+        members=m,
+        crps=crps,
+        crps_ensemble=crps_ens,
+        rank_histogram=freq,
+        rank_flatness=flat,
+        spread_skill=_spread_skill(state),
+        spread_centres=centres,
         spread_rmse=np.sqrt(_safe_div(state.bin_sq_err, state.bin_count)),
-        spread_mean=_safe_div(state.bin_spread, state.bin_count), spread_count=state.bin_count.copy(),
+        spread_mean=_safe_div(state.bin_spread, state.bin_count),
+        spread_count=state.bin_count.copy(),
         thresholds=tuple(float(t) for t in state.thresholds),
         brier=tuple(divide(s, state.n, "no valid pixel") for s in state.brier_sum),
         reliability_probability=np.arange(m + 1) / m,
-        reliability_frequency=_safe_div(state.rel_obs, state.rel_count), reliability_count=state.rel_count.copy(),
+        reliability_frequency=_safe_div(state.rel_obs, state.rel_count),
+        reliability_count=state.rel_count.copy(),
     )

@@ -121,8 +121,16 @@ def localisation_merge(a: LocalisationState, b: LocalisationState) -> Localisati
     """Sum of two accumulators with equal settings (inputs unchanged)."""
     if (a.members, a.threshold, a.scale) != (b.members, b.threshold, b.scale):
         raise ValueError("cannot merge localisation accumulators with different settings")
-    return LocalisationState(a.members, a.threshold, a.scale, a.gram + b.gram, a.sum_distance + b.sum_distance,
-                             a.n_distance + b.n_distance, a.n_objects + b.n_objects, a.n_fields + b.n_fields)
+    return LocalisationState(
+        a.members,
+        a.threshold,
+        a.scale,
+        a.gram + b.gram,
+        a.sum_distance + b.sum_distance,
+        a.n_distance + b.n_distance,
+        a.n_objects + b.n_objects,
+        a.n_fields + b.n_fields,
+    )
 
 
 def localisation_compute(state: LocalisationState) -> LocalisationScores:
@@ -135,6 +143,8 @@ def localisation_compute(state: LocalisationState) -> LocalisationScores:
     defined = [p.value for p in pairs if p.defined]
     no_rain = f"no member has a pixel >= {state.threshold:g} mm/h"
     member_fss = ScoreValue(float(np.mean(defined))) if defined else undefined(no_rain)
-    spread = divide(state.sum_distance, state.n_distance, f"never two members with objects >= {state.threshold:g} mm/h in one field")
+    spread = divide(
+        state.sum_distance, state.n_distance, f"never two members with objects >= {state.threshold:g} mm/h in one field"
+    )
     per_field = divide(state.n_objects, m * state.n_fields, "no field accumulated")
     return LocalisationScores(state.threshold, state.scale, member_fss, spread, per_field)

@@ -73,7 +73,9 @@ def window_fractions(table: np.ndarray, scale: int) -> np.ndarray:
 def fss_init(thresholds: tuple[float, ...] | list[float], scales: tuple[int, ...] | list[int]) -> FSSState:
     """Empty accumulator for thresholds (mm/h) x scales (px)."""
     shape = (len(thresholds), len(scales))
-    return FSSState(np.asarray(thresholds, float), np.asarray(scales, int), np.zeros(shape), np.zeros(shape), np.zeros(shape))
+    return FSSState(
+        np.asarray(thresholds, float), np.asarray(scales, int), np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    )
 
 
 def fss_accum(state: FSSState, pred: np.ndarray, obs: np.ndarray) -> None:
@@ -112,6 +114,10 @@ def fss_compute(state: FSSState) -> FSSScores:
     rows = []
     for k, thr in enumerate(state.thresholds):
         reason = f"no pixel >= {thr:g} mm/h in prediction or observation"
-        rows.append(tuple(fss_from_sums(state.sum_ff[k, s], state.sum_fo[k, s], state.sum_oo[k, s], reason)
-                          for s in range(len(state.scales))))
+        rows.append(
+            tuple(
+                fss_from_sums(state.sum_ff[k, s], state.sum_fo[k, s], state.sum_oo[k, s], reason)
+                for s in range(len(state.scales))
+            )
+        )
     return FSSScores(tuple(float(t) for t in state.thresholds), tuple(int(s) for s in state.scales), tuple(rows))

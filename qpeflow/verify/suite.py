@@ -14,18 +14,43 @@ from dataclasses import dataclass
 import numpy as np
 
 from qpeflow.verify.categorical import (
-    CategoricalScores, ContingencyState, categorical_accum, categorical_compute, categorical_init, categorical_merge,
+    CategoricalScores,
+    ContingencyState,
+    categorical_accum,
+    categorical_compute,
+    categorical_init,
+    categorical_merge,
 )
 from qpeflow.verify.continuous import (
-    ContinuousScores, ContinuousState, continuous_accum, continuous_compute, continuous_init, continuous_merge,
+    ContinuousScores,
+    ContinuousState,
+    continuous_accum,
+    continuous_compute,
+    continuous_init,
+    continuous_merge,
 )
 from qpeflow.verify.distribution import (
-    DistributionResult, DistributionState, distribution_accum, distribution_compute, distribution_init,
+    DistributionResult,
+    DistributionState,
+    distribution_accum,
+    distribution_compute,
+    distribution_init,
     distribution_merge,
 )
-from qpeflow.verify.ensemble import EnsembleScores, EnsembleState, ensemble_accum, ensemble_compute, ensemble_init, ensemble_merge
+from qpeflow.verify.ensemble import (
+    EnsembleScores,
+    EnsembleState,
+    ensemble_accum,
+    ensemble_compute,
+    ensemble_init,
+    ensemble_merge,
+)
 from qpeflow.verify.localisation import (
-    LocalisationScores, LocalisationState, localisation_accum, localisation_compute, localisation_init,
+    LocalisationScores,
+    LocalisationState,
+    localisation_accum,
+    localisation_compute,
+    localisation_init,
     localisation_merge,
 )
 from qpeflow.verify.spatial import FSSScores, FSSState, fss_accum, fss_compute, fss_init, fss_merge

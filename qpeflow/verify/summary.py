@@ -56,7 +56,7 @@ DEFINITIONS: dict[str, str] = {
     "brier": "Brier score of P(R >= threshold) = fraction of members; lower is better",
     "member_fss": "mean FSS between pairs of members, R >= 5 mm/h, 8 px window (1 = members agree on location)",
     "centroid_spread": "mean distance (px) from a rain object (>= 5 mm/h, 4-connected) to the nearest object"
-                       " of another member",
+    " of another member",
     "objects_per_member_field": "mean number of rain objects (>= 5 mm/h) in one member's field",
 }
 
@@ -88,22 +88,33 @@ def json_number(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def scalar(name: str, score: ScoreValue, on: str, threshold: float | None = None,
-           scale: int | None = None) -> dict[str, Any]:
+def scalar(
+    name: str, score: ScoreValue, on: str, threshold: float | None = None, scale: int | None = None
+) -> dict[str, Any]:
     """One scalar entry of the scores file."""
     value = json_number(score.value)
     reason = score.reason if value is None else None
     if value is None and reason is None:
         reason = "not finite"
-    return {"name": name, "value": value, "threshold": threshold, "scale": scale, "on": on,
-            "definition": DEFINITIONS.get(name, name), "reason": reason}
+    return {
+        "name": name,
+        "value": value,
+        "threshold": threshold,
+        "scale": scale,
+        "on": on,
+        "definition": DEFINITIONS.get(name, name),
+        "reason": reason,
+    }
 
 
 def curve(x: Any, x_label: str, series: dict[str, Any], definition: str) -> dict[str, Any]:
     """One curve entry; NaN -> None."""
-    return {"x": [json_number(v) for v in np.asarray(x, float)], "x_label": x_label,
-            "series": {k: [json_number(v) for v in np.asarray(s, float)] for k, s in series.items()},
-            "definition": definition}
+    return {
+        "x": [json_number(v) for v in np.asarray(x, float)],
+        "x_label": x_label,
+        "series": {k: [json_number(v) for v in np.asarray(s, float)] for k, s in series.items()},
+        "definition": definition,
+    }
 
 
 def _deterministic_scalars(scores: SuiteScores) -> list[dict[str, Any]]:
@@ -123,9 +134,21 @@ def _deterministic_scalars(scores: SuiteScores) -> list[dict[str, Any]]:
 
 def _ensemble_scalars(scores: SuiteScores) -> list[dict[str, Any]]:
     d, e, loc = scores.distribution, scores.ensemble, scores.localisation
-    out = [scalar(n, getattr(d, n), "pooled") for n in (
-        "w1_log", "p95_ratio", "p99_ratio", "p999_ratio", "max_ratio", "wet_fraction_ratio", "std_ratio",
-        "std_truth", "std_prediction", "wet_fraction_truth")]
+    out = [
+        scalar(n, getattr(d, n), "pooled")
+        for n in (
+            "w1_log",
+            "p95_ratio",
+            "p99_ratio",
+            "p999_ratio",
+            "max_ratio",
+            "wet_fraction_ratio",
+            "std_ratio",
+            "std_truth",
+            "std_prediction",
+            "wet_fraction_truth",
+        )
+    ]
     out.append(scalar("rapsd_small_scale_ratio", scores.rapsd.small_scale_ratio, "member1"))
     out += [scalar(n, getattr(e, n), "ensemble") for n in ("crps", "crps_ensemble", "rank_flatness", "spread_skill")]
     out += [scalar("brier", v, "ensemble", threshold=t) for t, v in zip(e.thresholds, e.brier)]
@@ -142,28 +165,43 @@ def _curves(scores: SuiteScores) -> dict[str, dict[str, Any]]:
     thr = cat["member1"].thresholds
     values = lambda seq: [v.value for v in seq]  # noqa: E731
     curves = {
-        "csi_vs_threshold": curve(thr, "threshold (mm/h)", {v: values(cat[v].csi) for v in VIEWS}, defs["csi_vs_threshold"]),
-        "bias_vs_threshold": curve(thr, "threshold (mm/h)", {v: values(cat[v].bias) for v in VIEWS},
-                                   defs["bias_vs_threshold"]),
+        "csi_vs_threshold": curve(
+            thr, "threshold (mm/h)", {v: values(cat[v].csi) for v in VIEWS}, defs["csi_vs_threshold"]
+        ),
+        "bias_vs_threshold": curve(
+            thr, "threshold (mm/h)", {v: values(cat[v].bias) for v in VIEWS}, defs["bias_vs_threshold"]
+        ),
     }
     for k, t in enumerate(fss["member1"].thresholds):
-        curves[f"fss_vs_scale_{t:g}"] = curve(fss["member1"].scales, "scale (px)", {v: values(fss[v].fss[k]) for v in VIEWS},
-                                             defs["fss_vs_scale"].format(thr=t))
+        curves[f"fss_vs_scale_{t:g}"] = curve(
+            fss["member1"].scales,
+            "scale (px)",
+            {v: values(fss[v].fss[k]) for v in VIEWS},
+            defs["fss_vs_scale"].format(thr=t),
+        )
     wavelength = "wavelength (px)"
     curves["rapsd"] = curve(r.wavelength, wavelength, {"truth": r.truth, "prediction": r.prediction}, defs["rapsd"])
     curves["rapsd_ratio"] = curve(r.wavelength, wavelength, {"ratio": r.ratio}, defs["rapsd_ratio"])
-    curves["histogram"] = curve(d.hist_centres, "rain rate (mm/h)", {"truth": d.hist_truth, "prediction": d.hist_prediction},
-                                defs["histogram"])
-    curves["qq"] = curve(d.qq_levels, "quantile level", {"truth": d.qq_truth, "prediction": d.qq_prediction}, defs["qq"])
-    curves["rank_histogram"] = curve(np.arange(e.members + 1), "rank of truth", {"frequency": e.rank_histogram},
-                                     defs["rank_histogram"])
-    curves["spread_skill"] = curve(e.spread_centres, "spread (mm/h)",
-                                   {"rmse": e.spread_rmse, "spread": e.spread_mean, "count": e.spread_count},
-                                   defs["spread_skill"])
+    curves["histogram"] = curve(
+        d.hist_centres, "rain rate (mm/h)", {"truth": d.hist_truth, "prediction": d.hist_prediction}, defs["histogram"]
+    )
+    curves["qq"] = curve(
+        d.qq_levels, "quantile level", {"truth": d.qq_truth, "prediction": d.qq_prediction}, defs["qq"]
+    )
+    curves["rank_histogram"] = curve(
+        np.arange(e.members + 1), "rank of truth", {"frequency": e.rank_histogram}, defs["rank_histogram"]
+    )
+    curves["spread_skill"] = curve(
+        e.spread_centres,
+        "spread (mm/h)",
+        {"rmse": e.spread_rmse, "spread": e.spread_mean, "count": e.spread_count},
+        defs["spread_skill"],
+    )
     for k, t in enumerate(e.thresholds):
         series = {"observed_frequency": e.reliability_frequency[k], "count": e.reliability_count[k]}
-        curves[f"reliability_{t:g}"] = curve(e.reliability_probability, "forecast probability", series,
-                                            defs["reliability"].format(thr=t))
+        curves[f"reliability_{t:g}"] = curve(
+            e.reliability_probability, "forecast probability", series, defs["reliability"].format(thr=t)
+        )
     return curves
 
 

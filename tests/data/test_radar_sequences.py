@@ -68,8 +68,12 @@ def test_empty_files_are_skipped_with_a_count(monkeypatch, caplog, tmp_path) -> 
     calls = iter([_field(5, 1.0), None, _field(15, 2.0)])
     monkeypatch.setattr(rs, "_rain_field", lambda path: next(calls))
     with caplog.at_level(logging.INFO):
-        out = rs.load_event("x", "knmi", [tmp_path / "a", tmp_path / "b", tmp_path / "c"],
-                            dataclasses.replace(PrepareConfig(), time_steps=1))
+        out = rs.load_event(
+            "x",
+            "knmi",
+            [tmp_path / "a", tmp_path / "b", tmp_path / "c"],
+            dataclasses.replace(PrepareConfig(), time_steps=1),
+        )
     assert out == [] and "skipped 1 empty" in caplog.text
 
 
@@ -87,8 +91,14 @@ def test_family_listing_groups_by_day(real_data) -> None:
 
 
 def test_opera_event_gets_several_ir_draws_all_in_test(monkeypatch) -> None:
-    seq = rs.RainSequence("opera-20180824", "opera", SRC, np.zeros((4, 40, 40), np.float32),
-                          np.arange(4).astype("datetime64[s]"), split="test")
+    seq = rs.RainSequence(
+        "opera-20180824",
+        "opera",
+        SRC,
+        np.zeros((4, 40, 40), np.float32),
+        np.arange(4).astype("datetime64[s]"),
+        split="test",
+    )
     monkeypatch.setattr(rs, "_sequences", lambda families, cfg: [seq])
     out = rs.opera_sequences(dataclasses.replace(PrepareConfig(), opera_ir_draws=3), np.random.default_rng(0))
     assert [s.event for s in out] == [f"opera-20180824-ir{k}" for k in range(3)]

@@ -10,12 +10,24 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
-from qpeflow.plots.curves import (Curve, plot_qq_histogram, plot_rank_histograms, plot_rapsd,
-                                  plot_reliability, plot_spread_skill)
+from qpeflow.plots.curves import (
+    Curve,
+    plot_qq_histogram,
+    plot_rank_histograms,
+    plot_rapsd,
+    plot_reliability,
+    plot_spread_skill,
+)
 from qpeflow.plots.palette import BASELINE_COLOURS, TRUTH_COLOUR, model_colours
 from qpeflow.plots.panels import ModelMaps, plot_example_maps
-from qpeflow.plots.scores import (NfePoint, nfe_groups, plot_csi_bias, plot_fss_scales,
-                                  plot_member_agreement, plot_quality_vs_nfe)
+from qpeflow.plots.scores import (
+    NfePoint,
+    nfe_groups,
+    plot_csi_bias,
+    plot_fss_scales,
+    plot_member_agreement,
+    plot_quality_vs_nfe,
+)
 
 THR = np.array([0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0])
 NAN7 = np.full(7, np.nan)
@@ -49,8 +61,10 @@ def test_palette_is_stable_and_baselines_fixed() -> None:
 
 def test_csi_bias_two_axes_member_and_mean() -> None:
     colours = {"a": "#0072b2", "b": "#d55e00"}
-    csi = {"a": curve(THR, member1=np.linspace(0.8, 0.2, 7), ensemble_mean=np.linspace(0.7, 0.1, 7)),
-           "b": curve(THR, member1=np.linspace(0.6, 0.1, 7), ensemble_mean=np.linspace(0.6, 0.1, 7))}
+    csi = {
+        "a": curve(THR, member1=np.linspace(0.8, 0.2, 7), ensemble_mean=np.linspace(0.7, 0.1, 7)),
+        "b": curve(THR, member1=np.linspace(0.6, 0.1, 7), ensemble_mean=np.linspace(0.6, 0.1, 7)),
+    }
     bias = {"a": curve(THR, member1=np.full(7, 1.1), ensemble_mean=np.full(7, 0.8))}
     fig = plot_csi_bias(csi, bias, colours)
     assert len(fig.axes) == 2
@@ -78,8 +92,11 @@ def test_qq_histogram_and_rapsd_two_axes_truth_black() -> None:
     assert len(fig.axes) == 2 and "#000000" in line_colours(fig)
     assert fig.axes[0].get_xscale() == "log" and fig.axes[0].get_yscale() == "log"
     lam = np.array([64.0, 16.0, 4.0, 2.0])
-    fig = plot_rapsd({"a": curve(lam, truth=[100, 1, 0.01, 0.001], prediction=[100, 1, 0.001, None])},
-                     {"a": curve(lam, ratio=[1.0, 1.0, 0.1, np.nan])}, resolution_km=2.0)
+    fig = plot_rapsd(
+        {"a": curve(lam, truth=[100, 1, 0.01, 0.001], prediction=[100, 1, 0.001, None])},
+        {"a": curve(lam, ratio=[1.0, 1.0, 0.1, np.nan])},
+        resolution_km=2.0,
+    )
     assert len(fig.axes) == 2
     assert fig.axes[0].get_xlabel() == "wavelength (km)"
     assert fig.axes[0].get_xlim()[0] > fig.axes[0].get_xlim()[1], "large scales on the left"
@@ -89,8 +106,11 @@ def test_qq_histogram_and_rapsd_two_axes_truth_black() -> None:
 
 
 def test_rank_histograms_one_panel_per_ensemble() -> None:
-    ranks = {"cfm": curve(range(5), frequency=[0.2] * 5), "ddpm": curve(range(9), frequency=np.r_[0.3, [0.05] * 7, 0.35]),
-             "unet": curve(range(2), frequency=[np.nan, np.nan])}
+    ranks = {
+        "cfm": curve(range(5), frequency=[0.2] * 5),
+        "ddpm": curve(range(9), frequency=np.r_[0.3, [0.05] * 7, 0.35]),
+        "unet": curve(range(2), frequency=[np.nan, np.nan]),
+    }
     fig = plot_rank_histograms(ranks)
     assert len(fig.axes) == 2 and [ax.get_title() for ax in fig.axes] == ["cfm", "ddpm"]
     flat = [ln.get_ydata()[0] for ln in fig.axes[1].get_lines()]
@@ -101,22 +121,28 @@ def test_rank_histograms_one_panel_per_ensemble() -> None:
 def test_spread_skill_and_reliability() -> None:
     fig = plot_spread_skill({"cfm": curve([0.5, 1, 2], rmse=[0.6, 1.1, 2.2]), "unet": curve([1], rmse=[None])})
     assert len(fig.axes) == 1 and len(fig.axes[0].get_lines()) == 2  # cfm + 1:1
-    rel = {1.0: {"cfm": curve([0.1, 0.9], observed_frequency=[0.2, 0.8])},
-           5.0: {"cfm": curve([0.1, 0.9], observed_frequency=[None, None])}}
+    rel = {
+        1.0: {"cfm": curve([0.1, 0.9], observed_frequency=[0.2, 0.8])},
+        5.0: {"cfm": curve([0.1, 0.9], observed_frequency=[None, None])},
+    }
     assert len(plot_reliability(rel).axes) == 2
 
 
 def test_member_agreement_bars_with_na() -> None:
-    fig = plot_member_agreement({"cfm": 0.8, "unet": None, "gpi": float("nan")}, {"cfm": 1.5, "unet": None, "gpi": None})
+    fig = plot_member_agreement(
+        {"cfm": 0.8, "unet": None, "gpi": float("nan")}, {"cfm": 1.5, "unet": None, "gpi": None}
+    )
     assert len(fig.axes) == 2
     assert sum(t.get_text().strip() == "n/a" for t in fig.axes[0].texts) == 2
     assert len(fig.axes[0].patches) == 1
 
 
 def test_quality_vs_nfe_groups_methods_with_several_steps() -> None:
-    pts = [NfePoint("cfm_4", "cfm", 8, {"csi_1": 0.5, "p99_ratio": 0.8, "rapsd_small_scale_ratio": 0.7}),
-           NfePoint("cfm_16", "cfm", 32, {"csi_1": 0.6, "p99_ratio": None, "rapsd_small_scale_ratio": 0.9}),
-           NfePoint("unet", "unet", 1, {"csi_1": 0.55})]
+    pts = [
+        NfePoint("cfm_4", "cfm", 8, {"csi_1": 0.5, "p99_ratio": 0.8, "rapsd_small_scale_ratio": 0.7}),
+        NfePoint("cfm_16", "cfm", 32, {"csi_1": 0.6, "p99_ratio": None, "rapsd_small_scale_ratio": 0.9}),
+        NfePoint("unet", "unet", 1, {"csi_1": 0.55}),
+    ]
     assert list(nfe_groups(pts)) == ["cfm"]
     fig = plot_quality_vs_nfe(pts, {"cfm_4": "#0072b2"})
     assert len(fig.axes) == 3
@@ -135,17 +161,17 @@ def test_example_maps_layout_shared_scales_and_mask() -> None:
     mask = np.ones((n, h, w), bool)
     mask[:, :, :3] = False
     ens = ModelMaps(truth, truth * 0.5, truth * 0.7, (truth > 1).astype(float))
-    fig = plot_example_maps(280 - truth, truth, {"cfm": ens, "unet": ModelMaps(truth)}, mask,
-                            row_titles=["t0", "t1"])
+    fig = plot_example_maps(280 - truth, truth, {"cfm": ens, "unet": ModelMaps(truth)}, mask, row_titles=["t0", "t1"])
     maps = map_axes(fig)
     assert len(maps) == n * (2 + 4 + 1)
     assert len(fig.axes) - len(maps) == 3  # IR, rain and probability colourbars
-    rain_norms = {(im.norm.vmin, im.norm.vmax) for ax in maps for im in ax.get_images()
-                  if isinstance(im.norm, mcolors.LogNorm)}
+    rain_norms = {
+        (im.norm.vmin, im.norm.vmax) for ax in maps for im in ax.get_images() if isinstance(im.norm, mcolors.LogNorm)
+    }
     assert rain_norms == {(0.1, 100.0)}
     truth_img = maps[n].get_images()[0]  # column 1 (truth), row 0
-    assert np.ma.getmaskarray(truth_img.get_array())[:, :3].all()   # masked -> 'bad' (grey)
-    assert truth_img.get_array()[5:, 3:].min() > 0                    # zeros -> 'under' (white), not bad
+    assert np.ma.getmaskarray(truth_img.get_array())[:, :3].all()  # masked -> 'bad' (grey)
+    assert truth_img.get_array()[5:, 3:].min() > 0  # zeros -> 'under' (white), not bad
     assert maps[0].get_ylabel() == "t0"
     render(fig)
 

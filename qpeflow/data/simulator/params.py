@@ -1,0 +1,157 @@
+"""Parameters of the infrared forward operator, randomised per event.
+
+Each field has a documented physical range (:data:`PARAM_RANGES`);
+:meth:`SimulatorParams.sample` draws one event's values uniformly within them (the
+upper-wind direction from a normal around westerly flow), so that the map from
+infrared to rain is *not* a fixed function across the data set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Version of the forward operator; stored in every prepared store.
+SIMULATOR_VERSION = "1.0"
+
+#: field -> (low, high): the range :meth:`SimulatorParams.sample` draws from.
+PARAM_RANGES: dict[str, tuple[float, float]] = {
+    "surface_temperature_k": (268.0, 302.0),  # daily-mean near-surface air/skin, winter to summer
+    "diurnal_amplitude_k": (2.0, 12.0),  # land skin-temperature half-range (Göttsche & Olesen 2001)
+    "land_fraction": (0.3, 1.0),
+    "lapse_rate_k_per_km": (5.5, 7.5),  # environmental lapse rate (ICAO standard 6.5)
+    "tropopause_temperature_k": (206.0, 222.0),  # mid-latitude tropopause
+    # nimbostratus tops as a fraction of the tropopause height: deeper in summer, up to
+    # warm-conveyor-belt depth (Houze 2014, ch. 6)
+    "stratiform_top_fraction": (0.4, 0.8),
+    "convective_threshold_mmh": (3.0, 8.0),  # rain rate above which tops climb to the tropopause
+    "overshoot_km": (0.0, 1.5),  # overshooting tops above the tropopause
+    "warm_rain_fraction": (0.1, 0.45),  # light-rain area falling from low, warm clouds
+    "warm_top_km": (1.5, 3.5),
+    "shield_km": (5.0, 30.0),  # cloud shield beyond the rain edge
+    "lead_minutes": (10.0, 30.0),  # tops cool this long before the rain (Roberts & Rutledge 2003)
+    "anvil_lifetime_minutes": (30.0, 150.0),  # e-folding of anvils after the rain decays
+    "anvil_gain": (0.5, 3.0),  # anvil optical depth per unit convective source
+    "anvil_spread_km_per_h": (10.0, 40.0),  # lateral spreading of the anvil
+    "upper_wind_ms": (5.0, 35.0),  # upper-tropospheric wind carrying anvils and cirrus
+    "cirrus_cover": (0.0, 0.35),
+    "cirrus_top_km": (8.5, 12.0),
+    "cirrus_optical_depth": (1.0, 3.0),  # per unit excess of the cirrus noise field
+    "midcloud_cover": (0.0, 0.35),  # non-raining altostratus/altocumulus
+    "midcloud_top_km": (3.5, 7.0),
+    "lowcloud_cover": (0.0, 0.5),  # non-raining stratocumulus/fog
+    "lowcloud_top_km": (0.5, 2.5),
+    "wv062_k": (224.0, 238.0),  # clear-sky WV_062 (upper-tropospheric humidity)
+    "wv073_k": (236.0, 250.0),
+    "moisture": (0.6, 1.4),  # low-level water vapour factor (split window in clear sky)
+    "ice_beta_120": (1.1, 1.35),  # 12.0/10.8-um ice absorption ratio, large to small crystals (Parol et al. 1991)
+    "psf_fwhm_km": (4.0, 7.0),  # SEVIRI effective footprint over Europe incl. MTF
+    "parallax_scale": (0.8, 1.2),  # uncertainty of the geometric parallax (height errors)
+    "noise_scale": (0.7, 1.5),  # x NEdT of qpeflow.data.simulator.channels.CHANNELS
+}
+
+
+@dataclass(frozen=True)
+class SimulatorParams:
+    """One event's forward-operator parameters (units in the names; ranges in PARAM_RANGES).
+
+    ``upper_wind_direction_deg`` is the direction the upper wind blows towards
+    (0 = east, counter-clockwise); sampled from N(0, 45) (mid-latitude westerlies).
+    """
+
+    surface_temperature_k: float = 285.0
+    diurnal_amplitude_k: float = 6.0
+    land_fraction: float = 0.7
+    lapse_rate_k_per_km: float = 6.5
+    tropopause_temperature_k: float = 215.0
+    stratiform_top_fraction: float = 0.6
+    convective_threshold_mmh: float = 6.0
+    overshoot_km: float = 0.7
+    warm_rain_fraction: float = 0.15
+    warm_top_km: float = 2.5
+    shield_km: float = 10.0
+    lead_minutes: float = 20.0
+    anvil_lifetime_minutes: float = 75.0
+    anvil_gain: float = 2.0
+    anvil_spread_km_per_h: float = 20.0
+    upper_wind_ms: float = 15.0
+    upper_wind_direction_deg: float = 0.0
+    cirrus_cover: float = 0.2
+    cirrus_top_km: float = 10.0
+    cirrus_optical_depth: float = 1.5
+    midcloud_cover: float = 0.15
+    midcloud_top_km: float = 5.0
+    lowcloud_cover: float = 0.2
+    lowcloud_top_km: float = 1.5
+    wv062_k: float = 232.0
+    wv073_k: float = 248.0
+    moisture: float = 1.0
+    ice_beta_120: float = 1.2
+    psf_fwhm_km: float = 5.0
+    parallax_scale: float = 1.0
+    noise_scale: float = 1.0
+
+    @classmethod
+    def sample(
+        cls, rng: np.random.Generator, lat: float | None = None, time: np.datetime64 | None = None
+    ) -> SimulatorParams:
+        """Draw every parameter within :data:`PARAM_RANGES` (uniform).
+
+        With the event's latitude and time, the surface temperature is instead the
+        climatological value (:func:`climatological_surface_temperature`) + N(0, 3 K),
+        clipped to its range, so that a subtropical summer event is not simulated
+        with a polar winter surface. The upper wind is mostly westerly.
+        """
+        values = {k: float(rng.uniform(lo, hi)) for k, (lo, hi) in PARAM_RANGES.items()}
+        values["upper_wind_direction_deg"] = float(rng.normal(0.0, 45.0))
+        if lat is not None and time is not None:
+            lo, hi = PARAM_RANGES["surface_temperature_k"]
+            clim = climatological_surface_temperature(lat, time) + 3.0 * float(rng.standard_normal())
+            values["surface_temperature_k"] = float(np.clip(clim, lo, hi))
+        return cls(**values)
+
+    def to_json(self) -> str:
+        """The parameters as a JSON object string (store provenance)."""
+        return json.dumps({k: round(v, 4) for k, v in dataclasses.asdict(self).items()})
+
+    @property
+    def stratiform_top_km(self) -> float:
+        """Stratiform (nimbostratus) top height: ``stratiform_top_fraction`` x tropopause height."""
+        return self.stratiform_top_fraction * self.tropopause_km
+
+    @property
+    def tropopause_km(self) -> float:
+        """Height where the lapse-rate profile reaches the tropopause temperature."""
+        return (self.surface_temperature_k - self.tropopause_temperature_k) / self.lapse_rate_k_per_km
+
+    def air_temperature(self, h_km: np.ndarray) -> np.ndarray:
+        """Air temperature (K) at height ``h_km``: lapse rate to the tropopause, then isothermal."""
+        h = np.asarray(h_km, dtype=np.float64)
+        return np.maximum(self.surface_temperature_k - self.lapse_rate_k_per_km * h, self.tropopause_temperature_k)
+
+    def cloud_top_temperature(self, h_km: np.ndarray) -> np.ndarray:
+        """Cloud-top temperature (K): the air temperature below the tropopause; overshooting
+        tops above it cool at 7 K/km, the parcel's adiabatic overshoot (Adler & Mack 1986)."""
+        h = np.asarray(h_km, dtype=np.float64)
+        over = np.maximum(h - self.tropopause_km, 0.0)
+        return self.air_temperature(h) - 7.0 * over
+
+
+def climatological_surface_temperature(lat: float, time: np.datetime64) -> float:
+    """A coarse zonal-mean surface temperature (K) for a latitude and date.
+
+    ``T = 300 - 0.45 (|lat| - 15)+ - A cos(2 pi (doy - d_max) / 365)`` with a seasonal
+    half-range ``A = 0.3 (|lat| - 10)+`` and the warmest day ``d_max`` = 200 (north) or
+    15 (south): roughly the zonal means of surface air temperature (e.g. the ERA5
+    climatology: about 300 K in the tropics, 285 K at 45 deg, seasonal range 20-30 K at
+    50-60 deg).
+    """
+    t = np.datetime64(time, "s")
+    doy = float((t - t.astype("datetime64[Y]")).astype("timedelta64[s]").astype(np.int64) / 86400.0)
+    a = abs(float(lat))
+    warmest = 200.0 if lat >= 0 else 15.0
+    amplitude = 0.3 * max(a - 10.0, 0.0)
+    return 300.0 - 0.45 * max(a - 15.0, 0.0) + amplitude * float(np.cos(2 * np.pi * (doy - warmest) / 365.0))
