@@ -23,7 +23,10 @@ import yaml
 
 from qpeflow.errors import QpeflowError
 
-DEFAULT_CHANNELS = ("IR_108", "IR_120", "WV_062", "WV_073", "IR_087")
+#: the team's seven SEVIRI IR/WV channels (IR_039 left out: its solar component)
+DEFAULT_CHANNELS = ("WV_062", "WV_073", "IR_087", "IR_097", "IR_108", "IR_120", "IR_134")
+#: the team's intensity classes (mm/h): no rain < 0.1 <= slight < 2.5 <= moderate < 10 <= heavy < 50 <= violent
+DEFAULT_CLASS_EDGES = (0.1, 2.5, 10.0, 50.0)
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class DataConfig:
     rain_offset: float = 0.1  # c in z = (log(R + c) - log c) / rain_scale, mm/h
     rain_scale: float = 2.0  # see qpeflow.data.transforms.LogRain
     num_workers: int = 0
+    augment: bool = False  # training: random flips / rot90 of (infrared, rain, mask), see qpeflow.data.dataset
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,10 @@ class PrepareConfig:
     min_coverage: float = 0.5  # patches with less radar coverage are dropped
     radar_families: tuple[str, ...] = ("knmi", "mch", "fmi", "bom")  # --source radar
     opera_ir_draws: int = 3  # --source opera: independent simulator-parameter draws of the one event
+    draws_train: int = 8  # K independent infrared draws (simulator parameters + noise) per train event
+    draws_eval: int = 4  # K draws per val/test event (scores: mean and spread over draws)
+    rain_weighted: bool = True  # patch origins favour rain (qpeflow.data.prepare.patch_origins)
+    simulator_version: str = ""  # "" = the installed simulator; else prepare refuses another version
 
 
 @dataclass(frozen=True)
@@ -132,6 +140,9 @@ class EvalConfig:
     fss_thresholds: tuple[float, ...] = (1.0, 5.0, 10.0)
     fss_scales: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
     brier_thresholds: tuple[float, ...] = (1.0, 5.0)
+    # intensity-class edges (mm/h), the first the rain/no-rain threshold that must be in
+    # ``thresholds``; () switches the class scores off (qpeflow.verify.classes)
+    class_edges: tuple[float, ...] = DEFAULT_CLASS_EDGES
 
 
 @dataclass(frozen=True)

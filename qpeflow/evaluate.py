@@ -40,6 +40,7 @@ from qpeflow.config import EvalConfig
 from qpeflow.errors import input_error
 from qpeflow.io.atomic import write_text
 from qpeflow.methods.baselines import BASELINES
+from qpeflow.verify.classes import check_edges
 from qpeflow.verify import SuiteScores, SuiteSettings, suite_accum, suite_compute, suite_init, summarise
 
 log = logging.getLogger(__name__)
@@ -197,12 +198,17 @@ MemberReader = Callable[[slice], np.ndarray]
 
 
 def settings_of(cfg: EvalConfig) -> SuiteSettings:
-    """Suite settings from the evaluation config."""
+    """Suite settings from the evaluation config (QpeflowError for class edges the thresholds cannot serve)."""
+    try:
+        check_edges(tuple(cfg.class_edges), tuple(cfg.thresholds))
+    except ValueError as exc:
+        raise QpeflowError(f"eval.class_edges: {exc}") from None
     return SuiteSettings(
         thresholds=tuple(cfg.thresholds),
         fss_thresholds=tuple(cfg.fss_thresholds),
         fss_scales=tuple(int(s) for s in cfg.fss_scales),
         brier_thresholds=tuple(cfg.brier_thresholds),
+        class_edges=tuple(cfg.class_edges),
     )
 
 

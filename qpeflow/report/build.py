@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from qpeflow.io.atomic import write_text
 from qpeflow.plots.palette import model_colours
-from qpeflow.report.figures import FIGURES, FigureContext, atomic_write, curve_definitions, save_png
+from qpeflow.report.figures import FIGURES, FigureContext, curve_definitions, save_png
 from qpeflow.report.maps import read_examples
 from qpeflow.report.table import RULES, ScoresFile, Table, comparison_table, format_value, load_scores
 
@@ -282,8 +283,8 @@ def build_report(scores_dir: str | Path, out_dir: str | Path, n_examples: int = 
     ctx = FigureContext(colours, examples, None if examples is None else examples.resolution_km)
     table = comparison_table(scores)
     figures = _draw_figures(scores, out_dir, ctx)
-    atomic_write(out_dir / "report.md", render_markdown(scores, table, figures, notes).encode("utf-8"))
+    write_text(out_dir / "report.md", render_markdown(scores, table, figures, notes))
     index = out_dir / "index.html"
-    atomic_write(index, render_html(scores, table, figures, colours, notes).encode("utf-8"))
+    write_text(index, render_html(scores, table, figures, colours, notes))
     log.info("report: %d models, %d figures -> %s", len(scores), sum(f.path is not None for f in figures), index)
     return index

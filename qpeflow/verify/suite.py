@@ -21,6 +21,15 @@ from qpeflow.verify.categorical import (
     categorical_init,
     categorical_merge,
 )
+from qpeflow.verify.classes import (
+    ClassScores,
+    ClassState,
+    check_edges,
+    classes_accum,
+    classes_compute,
+    classes_init,
+    classes_merge,
+)
 from qpeflow.verify.continuous import (
     ContinuousScores,
     ContinuousState,
@@ -68,6 +77,7 @@ class SuiteSettings:
     fss_thresholds: tuple[float, ...] = (1.0, 5.0, 10.0)
     fss_scales: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
     brier_thresholds: tuple[float, ...] = (1.0, 5.0)
+    class_edges: tuple[float, ...] = (0.1, 2.5, 10.0, 50.0)  # intensity classes, qpeflow.verify.classes
     localisation_threshold: float = 5.0
     localisation_scale: int = 8
     small_scale_px: float = 16.0
@@ -80,6 +90,7 @@ class SuiteState:
     """Accumulators of every score; ``categorical`` etc. are keyed by view ("member1", "ensemble_mean")."""
 
     categorical: dict[str, ContingencyState]
+    classes: dict[str, ClassState]
     continuous: dict[str, ContinuousState]
     fss: dict[str, FSSState]
     rapsd: RAPSDState
@@ -97,6 +108,7 @@ class SuiteScores:
     members: int
     n_fields: int
     categorical: dict[str, CategoricalScores]
+    classes: dict[str, ClassScores]  # {} when the settings have no class edges
     continuous: dict[str, ContinuousScores]
     fss: dict[str, FSSScores]
     rapsd: RAPSDResult
@@ -106,10 +118,16 @@ class SuiteScores:
 
 
 def suite_init(members: int, shape: tuple[int, int], settings: SuiteSettings = SuiteSettings()) -> SuiteState:
-    """Empty accumulators for ``members`` members of fields of ``shape`` (Y, X)."""
+    """Empty accumulators for ``members`` members of fields of ``shape`` (Y, X).
+
+    Raises ValueError when the class edges are not increasing or their first edge (the
+    rain/no-rain threshold) is missing from ``thresholds``.
+    """
     s = settings
+    check_edges(s.class_edges, s.thresholds)
     return SuiteState(
         categorical={v: categorical_init(s.thresholds) for v in VIEWS},
+        classes={v: classes_init(s.class_edges) for v in VIEWS} if s.class_edges else {},
         continuous={v: continuous_init(s.spearman_capacity, s.seed) for v in VIEWS},
         fss={v: fss_init(s.fss_thresholds, s.fss_scales) for v in VIEWS},
         rapsd=rapsd_init(shape),
@@ -128,6 +146,8 @@ def suite_accum(state: SuiteState, ens: np.ndarray, obs: np.ndarray) -> None:
     views = {"member1": ens[0], "ensemble_mean": ens.mean(axis=0)}
     for v, pred in views.items():
         categorical_accum(state.categorical[v], pred, obs)
+        if v in state.classes:
+            classes_accum(state.classes[v], pred, obs)
         continuous_accum(state.continuous[v], pred, obs)
         fss_accum(state.fss[v], pred, obs)
     rapsd_accum(state.rapsd, ens[0], obs)
@@ -141,6 +161,7 @@ def suite_merge(a: SuiteState, b: SuiteState) -> SuiteState:
     """Combination of two accumulators (inputs unchanged)."""
     return SuiteState(
         categorical={v: categorical_merge(a.categorical[v], b.categorical[v]) for v in VIEWS},
+        classes={v: classes_merge(a.classes[v], b.classes[v]) for v in a.classes},
         continuous={v: continuous_merge(a.continuous[v], b.continuous[v]) for v in VIEWS},
         fss={v: fss_merge(a.fss[v], b.fss[v]) for v in VIEWS},
         rapsd=rapsd_merge(a.rapsd, b.rapsd),
@@ -158,6 +179,7 @@ def suite_compute(state: SuiteState) -> SuiteScores:
         members=state.ensemble.members,
         n_fields=state.n_fields,
         categorical={v: categorical_compute(state.categorical[v]) for v in VIEWS},
+        classes={v: classes_compute(c) for v, c in state.classes.items()},
         continuous={v: continuous_compute(state.continuous[v]) for v in VIEWS},
         fss={v: fss_compute(state.fss[v]) for v in VIEWS},
         rapsd=rapsd_compute(state.rapsd, state.settings.small_scale_px),

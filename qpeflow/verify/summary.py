@@ -58,6 +58,11 @@ DEFINITIONS: dict[str, str] = {
     "centroid_spread": "mean distance (px) from a rain object (>= 5 mm/h, 4-connected) to the nearest object"
     " of another member",
     "objects_per_member_field": "mean number of rain objects (>= 5 mm/h) in one member's field",
+    "class_csi": "CSI of one intensity class (pixels with lower <= R < upper, mm/h; `threshold` = lower edge):"
+    " H/(H+F+M) from the class confusion matrix",
+    "class_pod": "POD of one intensity class: fraction of pixels observed in the class predicted in it",
+    "class_far": "FAR of one intensity class: fraction of pixels predicted in the class observed in another",
+    "class_mae": "mean absolute error (mm/h) over the pixels observed in one intensity class",
 }
 
 CURVE_DEFINITIONS: dict[str, str] = {
@@ -70,6 +75,8 @@ CURVE_DEFINITIONS: dict[str, str] = {
     "qq": "quantiles of all valid pixels (dry included), mm/h; all members pooled",
     "rank_histogram": "relative frequency of the rank of the truth among the members (ties at random)",
     "spread_skill": "RMSE of the ensemble mean per bin of corrected spread sqrt((1+1/M) var); calibrated: rmse = spread",
+    "class_confusion": "row-normalised intensity-class confusion matrix: series = observed class, x = predicted"
+    " class index, value = fraction of that observed class's pixels predicted in the class (rows sum to 1)",
     "reliability": "observed frequency of R >= {thr:g} mm/h per forecast probability k/M, with pixel counts",
 }
 
@@ -126,9 +133,33 @@ def _deterministic_scalars(scores: SuiteScores) -> list[dict[str, Any]]:
         f = scores.fss[view]
         for t, row in zip(f.thresholds, f.fss):
             out += [scalar("fss", v, view, threshold=t, scale=s) for s, v in zip(f.scales, row)]
+        out += _class_scalars(scores, view)
         c = scores.continuous[view]
         for name in ("mae", "rmse", "me", "pearson", "spearman", "mae_log", "rmse_log", "me_log", "pearson_log"):
             out.append(scalar(name, getattr(c, name), view))
+    return out
+
+
+def class_label(names: tuple[str, ...], edges: tuple[float, ...], k: int) -> str:
+    """``"slight [0.1, 2.5) mm/h"``: the class name and its interval."""
+    lo = 0.0 if k == 0 else edges[k - 1]
+    hi = f"{edges[k]:g})" if k < len(edges) else "inf)"
+    return f"{names[k]} [{lo:g}, {hi} mm/h"
+
+
+def _class_scalars(scores: SuiteScores, view: str) -> list[dict[str, Any]]:
+    """class_csi / class_pod / class_far / class_mae per class; ``threshold`` = the class's lower edge,
+    ``class`` = its name (the no-rain class has threshold 0)."""
+    if view not in scores.classes:
+        return []
+    cl = scores.classes[view]
+    out = []
+    for name in ("csi", "pod", "far", "mae"):
+        for k, v in enumerate(getattr(cl, name)):
+            entry = scalar(f"class_{name}", v, view, threshold=0.0 if k == 0 else cl.edges[k - 1])
+            entry["class"] = cl.names[k]
+            entry["definition"] += f"; class {class_label(cl.names, cl.edges, k)}"
+            out.append(entry)
     return out
 
 
@@ -178,6 +209,14 @@ def _curves(scores: SuiteScores) -> dict[str, dict[str, Any]]:
             "scale (px)",
             {v: values(fss[v].fss[k]) for v in VIEWS},
             defs["fss_vs_scale"].format(thr=t),
+        )
+    for view, cl in scores.classes.items():
+        labels = [class_label(cl.names, cl.edges, k) for k in range(len(cl.names))]
+        curves[f"class_confusion_{view}"] = curve(
+            np.arange(len(cl.names)),
+            "predicted class index (" + ", ".join(f"{k}: {n}" for k, n in enumerate(cl.names)) + ")",
+            {lab: row for lab, row in zip(labels, cl.confusion)},
+            defs["class_confusion"],
         )
     wavelength = "wavelength (px)"
     curves["rapsd"] = curve(r.wavelength, wavelength, {"truth": r.truth, "prediction": r.prediction}, defs["rapsd"])

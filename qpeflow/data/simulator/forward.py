@@ -43,12 +43,12 @@ from qpeflow.data.simulator.cloud_fields import (
     threshold_cover,
 )
 from qpeflow.data.simulator.params import PARAM_RANGES, SIMULATOR_VERSION, SimulatorParams
+from qpeflow.config import DEFAULT_CHANNELS
 from qpeflow.errors import QpeflowError
 from qpeflow.io.grid import Grid
 
 __all__ = ["DEFAULT_CHANNELS", "PARAM_RANGES", "SIMULATOR_VERSION", "SimulatorParams", "simulate_ir"]
 
-DEFAULT_CHANNELS = ("IR_108", "IR_120", "WV_062", "WV_073", "IR_087")
 _EARTH_KM, _GEO_KM = 6378.0, 35786.0
 
 
