@@ -18,8 +18,10 @@ from pathlib import Path
 
 import torch
 
-from qpeflow.build import build_from_config
+from qpeflow.build import InputSpec, build
 from qpeflow.config import load_config
+from qpeflow.data.transforms import IRNorm
+from qpeflow.methods import Noise
 from qpeflow.training.device import autocast, pick_device
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -40,14 +42,16 @@ def time_case(config: str, sampler: str, steps: int, batch: int, size: int, devi
     """(nfe, seconds) of one estimate call of ``batch`` fields, one member."""
     cfg = load_config(CONFIGS / f"{config}.yaml")
     torch.manual_seed(0)
-    net, method = build_from_config(cfg, cfg.data.time_steps, len(cfg.data.channels))
+    n_ch = len(cfg.data.channels)
+    spec = InputSpec(tuple(cfg.data.channels), cfg.data.time_steps, IRNorm((250.0,) * n_ch, (20.0,) * n_ch))
+    built = build(cfg, spec)
+    net, method = built.net, built.method
     net.to(device, memory_format=torch.channels_last).eval()
-    cond = torch.randn(batch, cfg.data.time_steps, len(cfg.data.channels), size, size, device=device)
-    gens = [torch.Generator(device).manual_seed(0)]
+    cond = torch.randn(batch, cfg.data.time_steps, n_ch, size, size, device=device)
     with torch.no_grad(), autocast(device):
-        method.estimate(net, cond[:1], 1, 1, gens, sampler=sampler)  # warm-up
+        method.estimate(net, cond[:1], 1, Noise.seeded([0], device), sampler=sampler)  # warm-up
         start = time.perf_counter()
-        est = method.estimate(net, cond, 1, steps, gens, sampler=sampler)
+        est = method.estimate(net, cond, steps, Noise.seeded(range(batch), device), sampler=sampler)
         if device.type == "cuda":
             torch.cuda.synchronize()
     return est.nfe, time.perf_counter() - start

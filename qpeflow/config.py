@@ -13,6 +13,7 @@ Checkpoints store ``asdict(ExperimentConfig)`` and rebuild it with
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -29,6 +30,97 @@ DEFAULT_CHANNELS = ("WV_062", "WV_073", "IR_087", "IR_097", "IR_108", "IR_120", 
 DEFAULT_CLASS_EDGES = (0.1, 2.5, 10.0, 50.0)
 
 
+class _Range(typing.NamedTuple):
+    """An allowed interval of a numeric setting (None: unbounded)."""
+
+    lo: float | None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def holds(self, v: float) -> bool:
+        low = self.lo is None or (v > self.lo if self.lo_open else v >= self.lo)
+        high = self.hi is None or (v < self.hi if self.hi_open else v <= self.hi)
+        return math.isfinite(v) and low and high
+
+    def text(self) -> str:
+        low = "" if self.lo is None else f"{'>' if self.lo_open else '>='} {self.lo:g}"
+        high = "" if self.hi is None else f"{'<' if self.hi_open else '<='} {self.hi:g}"
+        return "a finite number " + " and ".join(t for t in (low, high) if t)
+
+
+_AT_LEAST_1, _AT_LEAST_0, _POSITIVE = _Range(1), _Range(0), _Range(0, lo_open=True)
+_FRACTION = _Range(0, 1)
+#: section -> field -> allowed range; a tuple field is checked element by element.
+#: Checked in every dataclass's ``__post_init__``, so YAML, ``--set``, checkpoints and
+#: ``dataclasses.replace`` all go through it.
+RANGES: dict[str, dict[str, _Range]] = {
+    "data": {
+        **dict.fromkeys(("time_steps", "cadence_minutes", "patch"), _AT_LEAST_1),
+        **dict.fromkeys(("rain_offset", "rain_scale"), _POSITIVE),
+        "num_workers": _AT_LEAST_0,
+    },
+    "prepare": {
+        **dict.fromkeys(("n_events", "patch", "time_steps", "cadence_minutes", "patches_per_frame"), _AT_LEAST_1),
+        **dict.fromkeys(("opera_ir_draws", "draws_train", "draws_eval"), _AT_LEAST_1),
+        **dict.fromkeys(("val_fraction", "test_fraction", "dry_keep_fraction", "min_coverage"), _FRACTION),
+        "resolution_km": _POSITIVE,
+        "time_tolerance_minutes": _AT_LEAST_0,
+        "quality_threshold": _Range(0, 100),
+    },
+    "model": {
+        **dict.fromkeys(("encoder_channels", "base_channels", "channel_mults", "num_res_blocks"), _AT_LEAST_1),
+        "time_embed_dim": _AT_LEAST_1,
+        "dropout": _Range(0, 1, hi_open=True),
+    },
+    "method": {
+        "diffusion_steps": _AT_LEAST_1,
+        "sigma_min": _AT_LEAST_0,
+        "source_sigma": _AT_LEAST_0,
+        "x0_limit": _POSITIVE,
+        "max_beta": _FRACTION,
+    },
+    "train": {
+        **dict.fromkeys(("steps", "batch_size", "ckpt_every", "log_every", "val_batches"), _AT_LEAST_1),
+        **dict.fromkeys(("val_every", "patience", "min_delta"), _AT_LEAST_0),
+        **dict.fromkeys(("weight_decay", "warmup_steps", "grad_clip", "time_limit_minutes"), _AT_LEAST_0),
+        "lr": _POSITIVE,
+        "ema_decay": _FRACTION,
+    },
+    "sample": dict.fromkeys(("members", "steps", "batch_size"), _AT_LEAST_1),
+    "eval": {
+        **dict.fromkeys(("thresholds", "fss_thresholds", "brier_thresholds", "class_edges"), _POSITIVE),
+        "fss_scales": _AT_LEAST_1,
+    },
+}
+#: tuple settings that may not be empty
+NON_EMPTY = {"data": ("channels",), "prepare": ("channels",), "model": ("channel_mults",), "eval": ("thresholds",)}
+
+
+def _section(cfg: Any) -> str:
+    return type(cfg).__name__.removesuffix("Config").lower()
+
+
+def check_ranges(cfg: Any) -> None:
+    """Raise a one-line QpeflowError for the first setting of ``cfg`` outside :data:`RANGES`."""
+    section = _section(cfg)
+    for name in NON_EMPTY.get(section, ()):
+        if not getattr(cfg, name, (None,)):
+            raise QpeflowError(f"config {section}.{name}: must not be empty")
+    for name, allowed in RANGES.get(section, {}).items():
+        value = getattr(cfg, name, None)
+        for v in value if isinstance(value, tuple) else (value,):
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not allowed.holds(float(v)):
+                raise QpeflowError(f"config {section}.{name}: {v!r} is out of range; must be {allowed.text()}")
+    if section == "prepare" and cfg.val_fraction + cfg.test_fraction >= 1:
+        raise QpeflowError(
+            f"config prepare.val_fraction + prepare.test_fraction = {cfg.val_fraction + cfg.test_fraction:g}: "
+            "must be < 1, or no event is left for training"
+        )
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Which prepared store to read and how rain maps to model space."""
@@ -42,6 +134,9 @@ class DataConfig:
     rain_scale: float = 2.0  # see qpeflow.data.transforms.LogRain
     num_workers: int = 0
     augment: bool = False  # training: random flips / rot90 of (infrared, rain, mask), see qpeflow.data.dataset
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 @dataclass(frozen=True)
@@ -64,11 +159,15 @@ class PrepareConfig:
     parallax_correction: bool = False
     min_coverage: float = 0.5  # patches with less radar coverage are dropped
     radar_families: tuple[str, ...] = ("knmi", "mch", "fmi", "bom")  # --source radar
-    opera_ir_draws: int = 3  # --source opera: independent simulator-parameter draws of the one event
+    opera_ir_draws: int = 1  # --source opera: copies of the one event (each then gets draws_eval infrared draws)
+    quality_threshold: float = 50.0  # radar pixels with quality (QIND/QUALITY/rain_quality, %) below are masked
     draws_train: int = 8  # K independent infrared draws (simulator parameters + noise) per train event
     draws_eval: int = 4  # K draws per val/test event (scores: mean and spread over draws)
     rain_weighted: bool = True  # patch origins favour rain (qpeflow.data.prepare.patch_origins)
     simulator_version: str = ""  # "" = the installed simulator; else prepare refuses another version
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 @dataclass(frozen=True)
@@ -84,6 +183,9 @@ class ModelConfig:
     dropout: float = 0.0
     time_embed_dim: int = 128
 
+    def __post_init__(self) -> None:
+        check_ranges(self)
+
 
 @dataclass(frozen=True)
 class MethodConfig:
@@ -92,13 +194,19 @@ class MethodConfig:
     kind: str = "flow"  # regression | ddpm | flow
     residual_of: str = ""  # path to a trained regression checkpoint -> Residual(mean, kind)
     loss: str = "mse"  # regression: mse | mse_quantile (distribution-aware)
-    prediction: str = "eps"  # ddpm: eps | v
+    prediction: str = "v"  # ddpm: eps | v
+    zero_terminal_snr: bool = True  # ddpm: abar = 0 at the last step (Lin et al. 2024); needs v
+    max_beta: float = 0.999  # ddpm cosine schedule: beta clip (the team's DDPM uses 0.8)
+    x0_limit: float = 4.3  # ddpm: predicted x0 clamped to +-x0_limit (4.3 = 500 mm/h in model space)
     schedule: str = "cosine"  # ddpm: linear | cosine
     diffusion_steps: int = 1000
     sigma_min: float = 0.0  # CFM s_min (Lipman et al. 2023, Eq. 20)
     t_sampling: str = "uniform"  # flow: uniform | logit_normal
     source: str = "gaussian"  # flow: gaussian | mean (x0 = mean + source_sigma * eps)
     source_sigma: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 @dataclass(frozen=True)
@@ -114,11 +222,18 @@ class TrainConfig:
     lr_schedule: str = "cosine"  # cosine | constant
     grad_clip: float = 1.0
     ema_decay: float = 0.999
-    ckpt_every: int = 500
+    ckpt_every: int = 250
     log_every: int = 10
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     time_limit_minutes: float = 0.0  # 0: no limit; else stop (and checkpoint) after this wall-clock
+    val_every: int = 0  # validation loss (EMA weights) every N steps; 0: never (qpeflow.training.validate)
+    val_batches: int = 4  # batches of the val split used for it (fixed samples, fixed noise)
+    patience: int = 0  # stop after this many validations without improvement; 0: never
+    min_delta: float = 0.0  # relative improvement that counts for the plateau rule
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 @dataclass(frozen=True)
@@ -130,6 +245,9 @@ class SampleConfig:
     sampler: str = ""  # "" -> the method's default (euler for flow, ddim for ddpm)
     seed: int = 0
     batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 @dataclass(frozen=True)
@@ -143,6 +261,9 @@ class EvalConfig:
     # intensity-class edges (mm/h), the first the rain/no-rain threshold that must be in
     # ``thresholds``; () switches the class scores off (qpeflow.verify.classes)
     class_edges: tuple[float, ...] = DEFAULT_CLASS_EDGES
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 @dataclass(frozen=True)
@@ -241,9 +362,13 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         if not p.is_file():
             raise QpeflowError(f"{p}: config file not found")
         try:
-            loaded = yaml.safe_load(p.read_text())
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise QpeflowError(f"{p}: not UTF-8 text (byte {exc.start}); a config file is UTF-8 YAML") from None
         except yaml.YAMLError as exc:
             raise QpeflowError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        except OSError as exc:
+            raise QpeflowError(f"{p}: cannot read the config file ({exc.strerror or exc})") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise QpeflowError(f"{p}: top level must be a mapping of sections")
         values = loaded or {}
@@ -256,3 +381,24 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
                 raise QpeflowError(f"override {text!r}: {k} is not a section")
         node[keys[-1]] = value
     return config_from_dict(values)
+
+
+#: config keys that may change between a training run and its resumption (``qpeflow train --resume``);
+#: ``sample.*``, ``eval.*`` and ``prepare.*`` never affect training and may change too.
+RESUMABLE_KEYS = frozenset(
+    {
+        "train.steps",
+        "train.out",
+        "train.device",
+        "train.ckpt_every",
+        "train.log_every",
+        "train.time_limit_minutes",
+        "data.store",
+        "data.num_workers",
+        "method.residual_of",
+        "train.val_every",
+        "train.val_batches",
+        "train.patience",
+        "train.min_delta",
+    }
+)

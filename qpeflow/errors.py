@@ -17,3 +17,11 @@ class QpeflowError(Exception):
 def input_error(path: str | PathLike[str] | None, problem: str) -> QpeflowError:
     """Build the standard error ``"<path>: <problem>"`` (or just the problem)."""
     return QpeflowError(f"{path}: {problem}" if path is not None else problem)
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line ``"<file>: <system reason>"`` for an ``OSError`` (disk full, permission denied ...)."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    reason = " ".join(str(reason).split())  # never more than one line
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    return f"{' -> '.join(names)}: {reason}" if names else reason

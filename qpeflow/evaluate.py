@@ -17,17 +17,18 @@ file's fields; ``seconds_per_field`` = their sum / n_fields (a whole ensemble
 for one field) and ``seconds_per_member`` = their mean / n_fields (one member,
 one field).
 
-``evaluate_baselines`` scores the literature IR baselines (GPI, Auto-Estimator,
-:mod:`qpeflow.methods.baselines`) computed from the file's ``ir_108`` as 1-member
-predictions, against the same truth.
+Every predictions file is treated alike: a method without a network (the GPI and
+Auto-Estimator baselines of :mod:`qpeflow.methods.baselines`, written by
+``qpeflow predict`` with ``nfe = 0``) is simply a row with NFE 0. ``meta.eval``
+records the evaluation settings (thresholds, FSS scales, Brier thresholds, the
+localisation threshold and window) from which the report writes its captions.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,10 @@ import xarray as xr
 from tqdm import tqdm
 
 from qpeflow.config import EvalConfig
-from qpeflow.errors import input_error
+from qpeflow.errors import QpeflowError, input_error
 from qpeflow.io.atomic import write_text
-from qpeflow.methods.baselines import BASELINES
-from qpeflow.verify.classes import check_edges
 from qpeflow.verify import SuiteScores, SuiteSettings, suite_accum, suite_compute, suite_init, summarise
+from qpeflow.verify.classes import check_edges
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,10 @@ def _field_var(ds: xr.Dataset, path: Path, name: str, dims: tuple[str, ...], why
         raise input_error(path, f"no '{name}' variable ({why}); found {sorted(ds.data_vars)}")
     da = ds[name]
     if set(da.dims) != set(dims):
-        hint = " (no 'member' dimension: a predictions file holds (member, time, y, x))" if name == "rain_rate" else ""
+        lacking = [d for d in dims if d not in da.dims]
+        hint = f" (it lacks {lacking}: a predictions file of `qpeflow predict` holds (member, time, y, x)"
+        hint += "; an estimate file has no time and no truth, it cannot be scored)" if "time" in lacking else ")"
+        hint = hint if name == "rain_rate" else ""
         raise input_error(path, f"'{name}' has dimensions {da.dims}, expected {dims}{hint}")
     return da.transpose(*dims)
 
@@ -120,11 +123,6 @@ class PredictionsInput:
         _same_coords(self.rain, da, self.path, self.path)
         return da
 
-    @property
-    def has_ir(self) -> bool:
-        """Whether the file holds ``ir_108`` (needed by the baselines)."""
-        return self.ir is not None
-
     def read_members(self, sl: slice) -> np.ndarray:
         """(M, n, Y, X) float64 mm/h for time steps ``sl``."""
         return np.asarray(self.rain.isel(time=sl).values, dtype=np.float64)
@@ -135,10 +133,6 @@ class PredictionsInput:
         if self.mask is not None:
             truth[np.asarray(self.mask.isel(time=sl).values) == 0] = np.nan
         return truth
-
-    def read_ir(self, sl: slice) -> np.ndarray:
-        """(n, Y, X) float64 brightness temperature, K."""
-        return np.asarray(self.ir.isel(time=sl).values, dtype=np.float64)
 
     def attr_str(self, key: str, default: str | None) -> str | None:
         """Global attribute as a string, ``default`` when absent or empty."""
@@ -193,10 +187,6 @@ def open_predictions(path: str | Path, truth_path: str | Path | None = None) -> 
     return PredictionsInput(path, truth_path)
 
 
-#: (time slice) -> members (M, n, Y, X) mm/h
-MemberReader = Callable[[slice], np.ndarray]
-
-
 def settings_of(cfg: EvalConfig) -> SuiteSettings:
     """Suite settings from the evaluation config (QpeflowError for class edges the thresholds cannot serve)."""
     try:
@@ -212,33 +202,28 @@ def settings_of(cfg: EvalConfig) -> SuiteSettings:
     )
 
 
-def _check_members(src: PredictionsInput, ens: np.ndarray, obs: np.ndarray, start: int, what: str) -> None:
-    """Raise if a member field (of variable ``what``) is NaN at every pixel where the truth is valid."""
+def _check_members(src: PredictionsInput, ens: np.ndarray, obs: np.ndarray, start: int) -> None:
+    """Raise if a member field of ``rain_rate`` is NaN at every pixel where the truth is valid."""
     valid = np.isfinite(obs)
     has_truth = valid.any(axis=(-2, -1))
     has_pred = (np.isfinite(ens) & valid).any(axis=(-2, -1))
     bad = np.argwhere(has_truth[None] & ~has_pred)
     if bad.size:
         m, t = bad[0]
-        raise input_error(src.path, f"{what} member {m} at time index {start + t} is NaN wherever the truth is valid")
+        raise input_error(
+            src.path, f"rain_rate member {m} at time index {start + t} is NaN wherever the truth is valid"
+        )
 
 
-def score(
-    src: PredictionsInput,
-    read_members: MemberReader,
-    members: int,
-    cfg: EvalConfig,
-    chunk: int,
-    what: str = "rain_rate",
-) -> SuiteScores:
-    """Accumulate every score over the file in chunks of ``chunk`` time steps (``what`` names the source)."""
-    state = suite_init(members, src.shape, settings_of(cfg))
+def score(src: PredictionsInput, cfg: EvalConfig, chunk: int) -> SuiteScores:
+    """Accumulate every score over the file in chunks of ``chunk`` time steps."""
+    state = suite_init(src.members, src.shape, settings_of(cfg))
     n_valid = 0
     for start in tqdm(range(0, src.n_time, chunk), desc=f"evaluate {src.path.name}", unit="chunk", disable=None):
         sl = slice(start, min(start + chunk, src.n_time))
         obs = src.read_truth(sl)
-        ens = read_members(sl)
-        _check_members(src, ens, obs, start, what)
+        ens = src.read_members(sl)
+        _check_members(src, ens, obs, start)
         n_valid += int(np.isfinite(obs).sum())
         suite_accum(state, ens, obs)
     if n_valid == 0:
@@ -254,8 +239,7 @@ def _version() -> str:
 
 
 def _cost_scalars(meta: dict[str, Any]) -> list[dict[str, Any]]:
-    baseline = meta["method"] in BASELINES
-    missing = "no network: a formula on IR_108" if baseline else "not recorded in the predictions file"
+    missing = "not recorded in the predictions file"
     return [
         {
             "name": "nfe",
@@ -286,7 +270,7 @@ def write_scores(path: Path, meta: dict[str, Any], scores: SuiteScores) -> Path:
     return write_text(path, text)
 
 
-def _meta(src: PredictionsInput, name: str, members: int) -> dict[str, Any]:
+def _meta(src: PredictionsInput, name: str, members: int, settings: SuiteSettings) -> dict[str, Any]:
     seconds = src.seconds_per_member
     return {
         "name": name,
@@ -303,6 +287,7 @@ def _meta(src: PredictionsInput, name: str, members: int) -> dict[str, Any]:
         "seconds_per_member": None if seconds is None else float(np.mean(seconds)) / src.n_time,
         "seconds_per_field": None if seconds is None else float(np.sum(seconds)) / src.n_time,
         "qpeflow_version": _version(),
+        "eval": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()},
     }
 
 
@@ -330,49 +315,9 @@ def evaluate(
     """
     src = open_predictions(pred_path, truth_path)
     with src:
-        members = src.members
-        scores = score(src, src.read_members, members, cfg or EvalConfig(), chunk)
+        members, cfg = src.members, cfg or EvalConfig()
+        scores = score(src, cfg, chunk)
         name = name or src.path.stem
-        out = write_scores(Path(out_dir) / f"{name}.json", _meta(src, name, members), scores)
+        out = write_scores(Path(out_dir) / f"{name}.json", _meta(src, name, members, settings_of(cfg)), scores)
     log.info(_summary_line(out, scores))
-    return out
-
-
-class _TimedBaseline:
-    """Member reader for a baseline: rain (1, n, Y, X) mm/h from ir_108, timing the formula itself."""
-
-    def __init__(self, src: PredictionsInput, fn: Callable[[np.ndarray], np.ndarray]) -> None:
-        self.src, self.fn, self.seconds = src, fn, 0.0
-
-    def __call__(self, sl: slice) -> np.ndarray:
-        bt = self.src.read_ir(sl)
-        t0 = time.perf_counter()
-        rain = self.fn(bt)[None]
-        self.seconds += time.perf_counter() - t0
-        return rain
-
-
-def evaluate_baselines(
-    pred_path: str | Path, out_dir: str | Path, cfg: EvalConfig | None = None, chunk: int = 64
-) -> dict[str, Path]:
-    """GPI and Auto-Estimator from the file's ``ir_108`` (K) -> ``out_dir/gpi.json``, ``autoestimator.json``."""
-    src = open_predictions(pred_path, None)
-    out: dict[str, Path] = {}
-    with src:
-        if not src.has_ir:
-            raise input_error(src.path, "no 'ir_108' variable (time, y, x) in K: the IR baselines need it")
-        for name, fn in BASELINES.items():
-            baseline = _TimedBaseline(src, fn)
-            scores = score(src, baseline, 1, cfg or EvalConfig(), chunk, what=f"{name} of ir_108")
-            per_field = baseline.seconds / src.n_time
-            meta = _meta(src, name, 1) | {
-                "method": name,
-                "nfe": None,
-                "steps": None,
-                "sampler": None,
-                "seconds_per_member": per_field,
-                "seconds_per_field": per_field,
-            }
-            out[name] = write_scores(Path(out_dir) / f"{name}.json", meta, scores)
-            log.info(_summary_line(out[name], scores))
     return out

@@ -7,8 +7,10 @@ Two families, each entry a function returning :class:`SamplerResult`:
   with ``velocity(x: Tensor (N, ...), t: Tensor 0-d) -> Tensor (N, ...)``.
 - Diffusion samplers over a decreasing subsequence ``timesteps`` of training
   steps 0..N-1 (0-based: index i is Ho et al.'s t = i + 1):
-  ``f(denoise, x_T, alphas_cumprod, timesteps, generators) -> SamplerResult`` with
-  ``denoise(x: Tensor (N, ...), i: int) -> Denoised(eps, x0)``.
+  ``f(denoise, x_T, alphas_cumprod, timesteps, randn) -> SamplerResult`` with
+  ``denoise(x: Tensor (N, ...), i: int) -> Denoised(eps, x0)`` and the noise source
+  ``randn(shape) -> Tensor`` passed in (EDM's ``randn_like`` idea; None: torch's
+  global generator).
 
 The registry :data:`SAMPLERS` maps names to these functions; :data:`ODE_SAMPLERS`
 and :data:`DIFFUSION_SAMPLERS` split it by signature. Nothing here knows about
@@ -85,22 +87,14 @@ def midpoint(velocity: Velocity, x0: Tensor, t_grid: Tensor) -> SamplerResult:
     return SamplerResult(x, 2 * (len(t_grid) - 1))
 
 
-def randn_members(
-    shape: Sequence[int],
-    generators: Sequence[torch.Generator] | None,
-    device: torch.device | str,
-    dtype: torch.dtype = torch.float32,
-) -> Tensor:
-    """Standard normal (len(generators) * shape[0], *shape[1:]), chunk k drawn from generators[k].
+Randn = Callable[[Sequence[int]], Tensor]
 
-    Each chunk is drawn on its generator's device and then moved, so a member's
-    noise depends only on its own generator (and not on the device it runs on).
-    With ``generators=None`` a single chunk comes from torch's global generator.
-    """
-    if generators is None:
-        return torch.randn(tuple(shape), device=device, dtype=dtype)
-    chunks = [torch.randn(tuple(shape), generator=g, device=g.device, dtype=dtype) for g in generators]
-    return torch.cat(chunks).to(device)
+
+def _noise(randn: Randn | None, like: Tensor) -> Tensor:
+    """Standard normal shaped like ``like`` from ``randn`` (or torch's global generator)."""
+    if randn is None:
+        return torch.randn_like(like)
+    return randn(tuple(like.shape)).to(device=like.device, dtype=like.dtype)
 
 
 def _check_timesteps(timesteps: Sequence[int], n: int) -> list[int]:
@@ -115,13 +109,13 @@ def ddim(
     x: Tensor,
     alphas_cumprod: Tensor,
     timesteps: Sequence[int],
-    generators: Sequence[torch.Generator] | None = None,
+    randn: Randn | None = None,
 ) -> SamplerResult:
     """Deterministic DDIM (Song et al. 2021, Eq. 12 with eta = 0).
 
     x_prev = sqrt(abar_prev) x0_hat + sqrt(1 - abar_prev) eps_hat, with abar_prev = 1
-    after the last step (so the result is x0_hat). ``generators`` is accepted
-    for a common signature and unused (no noise is drawn).
+    after the last step (so the result is x0_hat). ``randn`` is accepted for a
+    common signature and unused (no noise is drawn).
 
     Args:
         denoise: (x, i) -> Denoised at training step i.
@@ -142,7 +136,7 @@ def ddpm_ancestral(
     x: Tensor,
     alphas_cumprod: Tensor,
     timesteps: Sequence[int],
-    generators: Sequence[torch.Generator] | None = None,
+    randn: Randn | None = None,
 ) -> SamplerResult:
     """Ancestral sampling from the posterior q(x_prev | x_t, x0_hat) (Ho et al. 2020, Eqs. 6-7).
 
@@ -151,10 +145,9 @@ def ddpm_ancestral(
     and beta = 1 - alpha; no noise is added at the last step. With all training
     steps this is Ho et al.'s Algorithm 2 (sigma^2 = beta_tilde); a shorter
     ``timesteps`` gives the respaced sampler of Nichol & Dhariwal (2021, Sec. 4).
-    Noise chunk k comes from ``generators[k]`` (see :func:`randn_members`).
+    The noise of every step comes from ``randn`` (shape of x).
     """
     steps = _check_timesteps(timesteps, len(alphas_cumprod))
-    per = x.shape[0] // (len(generators) if generators else 1)
     for k, i in enumerate(steps):
         pred = denoise(x, i)
         a = float(alphas_cumprod[i])
@@ -163,7 +156,7 @@ def ddpm_ancestral(
         mean = (a_prev**0.5 * beta / (1.0 - a)) * pred.x0 + ((1.0 - beta) ** 0.5 * (1.0 - a_prev) / (1.0 - a)) * x
         if k + 1 < len(steps):
             var = (1.0 - a_prev) / (1.0 - a) * beta
-            x = mean + var**0.5 * randn_members((per, *x.shape[1:]), generators, x.device, x.dtype)
+            x = mean + var**0.5 * _noise(randn, x)
         else:
             x = mean
     return SamplerResult(x, len(steps))

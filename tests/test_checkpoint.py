@@ -13,6 +13,7 @@ import torch
 from qpeflow.checkpoint import FORMAT_VERSION, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from qpeflow.data.order import StepSampler
 from qpeflow.errors import QpeflowError
+from qpeflow.methods import Noise
 from qpeflow.training.ema import EMA, ema_decay
 from qpeflow.training.lr_schedule import learning_rate
 from tests.paths import CONFIGS
@@ -27,7 +28,13 @@ def _payload() -> dict[str, object]:
         "step": 3,
         "config": {"train": {"steps": 3}},
         "versions": {"torch": str(torch.__version__)},
-        "normalisation": {"channels": ["IR_108"]},
+        "normalisation": {
+            "channels": ["IR_108"],
+            "ir_mean": [250.0],
+            "ir_std": [20.0],
+            "time_in": [0],
+            "cadence_minutes": 15,
+        },
         "data_provenance": {"source": "synthetic"},
         "rng": rng_state(),
     }
@@ -128,8 +135,8 @@ def test_data_order_is_a_function_of_step_and_shards_ranks() -> None:
 
 def test_residual_checkpoint_is_self_contained(tmp_path: Path) -> None:
 
-    from qpeflow.build import load_estimator
     from qpeflow.config import load_config
+    from qpeflow.inference.estimator import load_estimator
     from qpeflow.training.fit import fit
     from tests.writers.store import make_tiny_store, tiny_overrides
 
@@ -146,18 +153,16 @@ def test_residual_checkpoint_is_self_contained(tmp_path: Path) -> None:
     assert est.label == "cfm_residual"
     mean_net = est.method.mean.net  # type: ignore[attr-defined]
     assert all(torch.equal(mean_net.state_dict()[k], v) for k, v in unet_ema.items())
-    cond = torch.randn(2, 4, 5, 16, 16)
-    out = est(cond, members=2, steps=2, seeds=[1, 2])
+    cond = torch.randn(2, 4, len(est.channels), 16, 16)
+    out = est.sample(cond, 2, Noise.seeded([1, 2]))
     # 2 Euler steps plus one evaluation of the mean
-    assert out.rain_mmh.shape == (2, 2, 1, 16, 16) and out.nfe == 3 and (out.rain_mmh >= 0).all()
-    np.testing.assert_array_equal(est(cond, 1, 2, [2]).rain_mmh[0], out.rain_mmh[1])
-    with pytest.raises(QpeflowError, match="seeds"):
-        est(cond, members=2, steps=2, seeds=[1])
+    assert out.rain_mmh.shape == (2, 1, 16, 16) and out.nfe == 3 and (out.rain_mmh >= 0).all()
+    np.testing.assert_allclose(est.sample(cond[1:], 2, Noise.seeded([2])).rain_mmh[0], out.rain_mmh[1], rtol=1e-5)
 
 
 def test_single_frame_model_is_labelled_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from qpeflow.build import load_estimator
     from qpeflow.config import load_config
+    from qpeflow.inference.estimator import load_estimator
     from qpeflow.training.fit import fit
     from tests.writers.store import make_tiny_store, tiny_overrides
 
@@ -167,3 +172,46 @@ def test_single_frame_model_is_labelled_apart(tmp_path: Path, monkeypatch: pytes
         load_config(configs / "unet.yaml", [*tiny_overrides(store, tmp_path / "u1", 1), "data.time_steps=1"])
     ).checkpoint
     assert load_estimator(ckpt, "cpu").label == "unet_t1"
+
+
+def _bit_rot(path: Path, tensor_bytes: bytes) -> None:
+    """Overwrite 4 KiB inside the stored bytes of one tensor (a zip member with a CRC)."""
+    data = bytearray(path.read_bytes())
+    at = data.find(tensor_bytes)
+    assert at > 0
+    data[at + 1024 : at + 1024 + 4096] = bytes(4096)
+    path.write_bytes(bytes(data))
+
+
+def test_bit_rot_inside_a_tensor_fails_the_crc_check(tmp_path: Path) -> None:
+    weights = torch.arange(1.0, 1 + 16384.0)  # 64 KiB, no run of zero bytes
+    p = save_checkpoint(tmp_path / "c.pt", {**_payload(), "state_dict": {"w": weights}, "ema": {"w": weights}})
+    _bit_rot(p, weights.numpy().tobytes()[:64])
+    assert torch.load(p, weights_only=True)["state_dict"]["w"].shape == (16384,)  # torch itself loads it
+    with pytest.raises(QpeflowError, match=r"c\.pt: corrupt checkpoint: archive member .* fails its CRC") as info:
+        load_checkpoint(p)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("where", ["state_dict", "ema"])
+def test_non_finite_weights_are_refused(tmp_path: Path, where: str) -> None:
+    bad = {"w": torch.tensor([1.0, float("nan")]), "b": torch.ones(1)}
+    p = save_checkpoint(tmp_path / "nan.pt", {**_payload(), where: bad})
+    with pytest.raises(QpeflowError, match=rf"nan\.pt: corrupt checkpoint: {where} tensor 'w' holds NaN"):
+        load_checkpoint(p)
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"ir_mean": None}, r"normalisation lacks \['ir_mean'\]"),
+        ({"ir_std": [0.0]}, "ir_std > 0"),
+        ({"ir_mean": [1.0, 2.0]}, "2/1 values for 1 channels"),
+    ],
+)
+def test_incomplete_normalisation_is_refused(tmp_path: Path, change: dict, words: str) -> None:
+    norm = {**_payload()["normalisation"], **change}  # type: ignore[dict-item]
+    norm = {k: v for k, v in norm.items() if v is not None}
+    p = save_checkpoint(tmp_path / "n.pt", {**_payload(), "normalisation": norm})
+    with pytest.raises(QpeflowError, match=rf"n\.pt: .*{words}"):
+        load_checkpoint(p)

@@ -34,7 +34,7 @@ def test_demo_runs_every_stage(tmp_path: Path) -> None:
 
 
 def test_demo_rejects_residual_without_unet(tmp_path: Path) -> None:
-    with pytest.raises(QpeflowError, match="needs 'unet'"):
+    with pytest.raises(QpeflowError, match=r"cfm_residual needs \['unet'\]"):
         run_demo(DemoSettings(tmp_path, configs=CONFIGS, models=("cfm_residual",)))
     with pytest.raises(QpeflowError, match="unknown model"):
         run_demo(DemoSettings(tmp_path, configs=CONFIGS, models=("gan",)))

@@ -1,4 +1,4 @@
-"""qpeflow evaluate: scores files from synthetic predictions, their ranking, baselines, bad input, CLI."""
+"""qpeflow evaluate: scores files from synthetic predictions, their ranking, IR baselines as rows alike, bad input, CLI."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import xarray as xr
 from qpeflow.cli import main
 from qpeflow.config import EvalConfig
 from qpeflow.errors import QpeflowError
-from qpeflow.evaluate import evaluate, evaluate_baselines
-from tests.writers.predictions import make_predictions
+from qpeflow.evaluate import evaluate
+from tests.writers.predictions import make_ir_baseline_predictions, make_predictions
 
 REQUIRED_BOTH_VIEWS = (
     "pod",
@@ -91,7 +91,9 @@ def three(tmp_path_factory) -> dict[str, dict]:
     for kind in ("perfect", "smooth", "shifted"):
         pred = make_predictions(root / f"{kind}.nc", kind, n_time=10, members=3, size=48, seed=1)
         docs[kind] = strict_load(evaluate(pred, root / "scores", EvalConfig(), chunk=4))
-    docs.update({k: strict_load(p) for k, p in evaluate_baselines(root / "perfect.nc", root / "scores").items()})
+    for name in ("gpi", "autoestimator"):  # written as qpeflow predict writes a baseline's file
+        pred = make_ir_baseline_predictions(root / f"{name}.nc", root / "perfect.nc", name)
+        docs[name] = strict_load(evaluate(pred, root / "scores", EvalConfig(), chunk=4))
     return docs
 
 
@@ -132,7 +134,8 @@ def test_ranking_of_perfect_smooth_shifted(three):
 def test_baselines_are_one_member_predictions(three):
     for name in ("gpi", "autoestimator"):
         doc = three[name]
-        assert doc["meta"]["members"] == 1 and doc["meta"]["method"] == name and doc["meta"]["nfe"] is None
+        assert doc["meta"]["members"] == 1 and doc["meta"]["method"] == name and doc["meta"]["nfe"] == 0
+        assert value(doc, "nfe") == 0 and doc["meta"]["steps"] == 0
         assert value(doc, "crps") == pytest.approx(value(doc, "mae", "member1"), rel=1e-9)
         assert value(doc, "spread_skill") is None
         assert 0.0 < value(doc, "csi", "member1", 1.0) < 1.0
@@ -174,7 +177,7 @@ def modified(tmp_path: Path, name: str, change) -> Path:
 BAD = {
     "no_rain_rate.nc": (lambda ds: ds.drop_vars("rain_rate"), "no 'rain_rate'"),
     "no_truth.nc": (lambda ds: ds.drop_vars("truth"), "without the truth"),
-    "no_member.nc": (lambda ds: ds.assign(rain_rate=ds["rain_rate"].isel(member=0)), "no 'member' dimension"),
+    "no_member.nc": (lambda ds: ds.assign(rain_rate=ds["rain_rate"].isel(member=0)), r"holds \(member, time, y, x\)"),
     "truth_nan.nc": (lambda ds: ds.assign(truth=ds["truth"] * np.nan), "NaN or masked at every pixel"),
     "member_nan.nc": (
         lambda ds: ds.assign(rain_rate=ds["rain_rate"].where(ds["member"] == 0)),
@@ -216,20 +219,30 @@ def test_missing_file_not_netcdf_and_no_ir(tmp_path):
         evaluate(tmp_path / "junk.nc", tmp_path)
     assert "junk.nc" in str(err.value)
     no_ir = modified(tmp_path, "no_ir.nc", lambda ds: ds.drop_vars("ir_108"))
-    with pytest.raises(QpeflowError, match="ir_108"):
-        evaluate_baselines(no_ir, tmp_path / "scores")
+    assert strict_load(evaluate(no_ir, tmp_path / "scores"))["meta"]["n_fields"] == 3  # ir_108 is optional
 
 
-def test_cli_evaluate_with_baselines_and_bad_input(tmp_path, capsys):
+def test_scores_record_the_evaluation_settings(tmp_path):
+    pred = make_predictions(tmp_path / "p.nc", "smooth", n_time=3, members=2, size=16)
+    cfg = EvalConfig(fss_thresholds=(2.0, 8.0), fss_scales=(1, 4), brier_thresholds=(2.0,))
+    doc = strict_load(evaluate(pred, tmp_path / "scores", cfg))
+    settings = doc["meta"]["eval"]
+    assert settings["fss_thresholds"] == [2.0, 8.0] and settings["fss_scales"] == [1, 4]
+    assert settings["thresholds"] == list(cfg.thresholds) and settings["brier_thresholds"] == [2.0]
+    assert {"localisation_threshold", "localisation_scale", "small_scale_px"} <= set(settings)
+    assert sorted(
+        s["threshold"] for s in doc["scalars"] if s["name"] == "fss" and s["scale"] == 4 and s["on"] == "member1"
+    ) == [2.0, 8.0]
+
+
+def test_cli_evaluate_treats_baseline_files_alike_and_bad_input(tmp_path, capsys):
     a = make_predictions(tmp_path / "a.nc", "smooth", n_time=3, members=2, size=16)
-    b = make_predictions(tmp_path / "b.nc", "shifted", n_time=3, members=2, size=16)
-    assert main(["evaluate", str(a), str(b), "-o", str(tmp_path / "scores"), "--baselines"]) == 0
-    assert sorted(p.name for p in (tmp_path / "scores").glob("*.json")) == [
-        "a.json",
-        "autoestimator.json",
-        "b.json",
-        "gpi.json",
-    ]
+    gpi = make_ir_baseline_predictions(tmp_path / "gpi.nc", a, "gpi")
+    assert main(["evaluate", str(a), str(gpi), "-o", str(tmp_path / "scores")]) == 0
+    assert sorted(p.name for p in (tmp_path / "scores").glob("*.json")) == ["a.json", "gpi.json"]
+    assert strict_load(tmp_path / "scores" / "gpi.json")["meta"]["method"] == "gpi"
+    with pytest.raises(SystemExit):
+        main(["evaluate", str(a), "-o", str(tmp_path / "scores"), "--baselines"])  # the special case is gone
     capsys.readouterr()
     assert main(["evaluate", str(tmp_path / "missing.nc"), "-o", str(tmp_path / "scores")]) == 2
     err = capsys.readouterr().err.strip()

@@ -7,6 +7,8 @@ import math
 import pytest
 import torch
 
+from qpeflow.errors import QpeflowError
+from qpeflow.methods import Noise
 from qpeflow.methods.noise_schedules import cosine_schedule, linear_schedule
 from qpeflow.samplers import (
     DIFFUSION_SAMPLERS,
@@ -15,7 +17,6 @@ from qpeflow.samplers import (
     Denoised,
     ddim,
     ddpm_ancestral,
-    randn_members,
     uniform_grid,
 )
 
@@ -56,26 +57,28 @@ def _oracle(x0_true: torch.Tensor, abar: torch.Tensor):
 @pytest.mark.parametrize("name", sorted(DIFFUSION_SAMPLERS))
 def test_diffusion_samplers_with_oracle_return_x0(schedule, name: str) -> None:
     x0 = torch.randn(4, 1, 6, 6, dtype=torch.float64)
-    gens = [torch.Generator().manual_seed(s) for s in (1, 2)]
-    x_t = randn_members((2, 1, 6, 6), gens, "cpu", torch.float64)
+    noise = Noise.seeded([1, 2, 3, 4])
+    x_t = noise.randn((4, 1, 6, 6)).double()
     steps = list(range(99, -1, -7))
-    res = DIFFUSION_SAMPLERS[name](_oracle(x0, schedule.alphas_cumprod), x_t, schedule.alphas_cumprod, steps, gens)
+    res = DIFFUSION_SAMPLERS[name](
+        _oracle(x0, schedule.alphas_cumprod), x_t, schedule.alphas_cumprod, steps, noise.randn
+    )
     torch.testing.assert_close(res.x, x0)
     assert res.nfe == len(steps)
 
 
 def test_ancestral_noise_comes_from_each_generator() -> None:
-    """A member's trajectory depends only on its own generator, whatever the other members are."""
+    """A row's trajectory depends only on its own generator, whatever the other rows are."""
     sched = linear_schedule(50)
-    x0 = torch.zeros(1, 1, 4, 4)
+    shape = (1, 4, 4)
 
     def denoise(x: torch.Tensor, i: int) -> Denoised:  # a deliberately wrong model: the noise survives
         return Denoised(torch.zeros_like(x), 0.5 * x)
 
     def run(seeds: list[int]) -> torch.Tensor:
-        gens = [torch.Generator().manual_seed(s) for s in seeds]
-        x = randn_members(x0.shape, gens, "cpu")
-        return ddpm_ancestral(denoise, x, sched.alphas_cumprod, list(range(49, -1, -1)), gens).x
+        noise = Noise.seeded(seeds)
+        x = noise.randn((len(seeds), *shape))
+        return ddpm_ancestral(denoise, x, sched.alphas_cumprod, list(range(49, -1, -1)), noise.randn).x
 
     both, alone = run([3, 4]), run([4])
     torch.testing.assert_close(both[1:], alone)
@@ -91,7 +94,9 @@ def test_ddim_rejects_bad_timesteps_and_registry_is_complete() -> None:
     assert set(SAMPLERS) == {"euler", "heun", "midpoint", "ddim", "ancestral"}
 
 
-def test_randn_members_chunks_match_single_draws() -> None:
-    x = randn_members((2, 3), [torch.Generator().manual_seed(s) for s in (5, 6)], "cpu")
-    torch.testing.assert_close(x[2:], torch.randn(2, 3, generator=torch.Generator().manual_seed(6)))
-    assert x.shape == (4, 3)
+def test_noise_rows_match_single_draws_and_cpu_generators() -> None:
+    x = Noise.seeded([5, 6]).randn((2, 3))
+    torch.testing.assert_close(x[1], torch.randn(3, generator=torch.Generator().manual_seed(6)))
+    assert x.shape == (2, 3)
+    with pytest.raises(QpeflowError, match="row"):
+        Noise.seeded([5, 6]).randn((3, 3))

@@ -7,7 +7,9 @@ One module per subcommand (``qpeflow/cli/<name>.py``), each with
 
 registered in the literal dict :data:`COMMANDS` below. A :class:`QpeflowError`
 anywhere is printed as one line ``qpeflow: error: <file>: <problem>`` and the
-process exits with status 2.
+process exits with status 2; so is an ``OSError`` (a full disk, a folder that
+became read-only while the command ran), with the file and the system's reason.
+Commands check their output paths before any work (:mod:`qpeflow.cli.outputs`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import importlib
 import logging
 import sys
 
-from qpeflow.errors import QpeflowError
+from qpeflow.errors import QpeflowError, os_error_line
 
 #: subcommand -> (module under qpeflow.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -55,7 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except QpeflowError as exc:
-        print(f"qpeflow: error: {exc}", file=sys.stderr)
+        text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # one line, always
+        print(f"qpeflow: error: {text}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"qpeflow: error: {os_error_line(exc)}", file=sys.stderr)
         return 2
 
 

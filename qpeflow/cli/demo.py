@@ -5,7 +5,10 @@ rain and SIMULATED infrared; short CPU training gives a qualitative picture only
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
+
+from qpeflow.errors import QpeflowError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +27,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from qpeflow.cli.outputs import check_output_dir
     from qpeflow.demo import DemoSettings, run_demo
+
+    for flag, value in (
+        ("--n-events", args.n_events),
+        ("--members", args.members),
+        ("--max-samples", args.max_samples),
+    ):
+        if value < 1:
+            raise QpeflowError(f"{flag} {value}: must be >= 1")
+    if not math.isfinite(args.minutes) or args.minutes <= 0:
+        raise QpeflowError(f"--minutes {args.minutes:g}: must be > 0")
+    check_output_dir(args.out, "--out")
 
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
     index = run_demo(

@@ -16,7 +16,9 @@ Example:
 from __future__ import annotations
 
 import argparse
+import math
 
+from qpeflow.cli.outputs import check_output_file
 from qpeflow.errors import QpeflowError
 
 
@@ -72,11 +74,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--png", default=None, help="quick-look PNG (IR_108, ensemble mean, P(>1 mm/h))")
 
 
+def _check(args: argparse.Namespace) -> None:
+    """Option ranges and both output paths, before the checkpoint or any file is read."""
+    for flag, value in (("--members", args.members), ("--steps", args.steps), ("--tile", args.tile)):
+        if value < 1:
+            raise QpeflowError(f"{flag} {value}: must be >= 1")
+    if args.batch < 1:
+        raise QpeflowError(f"--batch {args.batch}: must be >= 1")
+    if args.overlap < 0 or args.overlap >= args.tile:
+        raise QpeflowError(f"--overlap {args.overlap}: must be >= 0 and smaller than --tile {args.tile}")
+    if not math.isfinite(args.tolerance) or args.tolerance < 0:
+        raise QpeflowError(f"--tolerance {args.tolerance:g}: must be a number of minutes >= 0")
+    if args.resolution_km is not None and (not math.isfinite(args.resolution_km) or args.resolution_km < 0):
+        raise QpeflowError(f"--resolution-km {args.resolution_km:g}: must be >= 0 (0 keeps the grid's own)")
+    out = check_output_file(args.out, "-o")
+    png = check_output_file(args.png, "--png")
+    if png is not None and out is not None and png.absolute() == out.absolute():
+        raise QpeflowError(f"{png}: -o and --png name the same file")
+
+
 def run(args: argparse.Namespace) -> int:
     from qpeflow.inference.estimate import EstimateOptions, estimate_files
 
-    if args.overlap < 0 or args.overlap >= args.tile:
-        raise QpeflowError(f"--overlap {args.overlap}: must be >= 0 and smaller than --tile {args.tile}")
+    _check(args)
     options = EstimateOptions(
         grid=args.grid,
         members=args.members,

@@ -80,10 +80,21 @@ def _png_paths(out: str, fields: list[Field]) -> list[Path]:
     return [base.with_name(f"{base.stem}_{i:02d}_{f.name or f.quantity}{suffix}") for i, f in enumerate(fields)]
 
 
+def platform_label(field: Field, fmt: str) -> str:
+    """The quick-look title's platform: the field's own (satellite name), else what its file format holds."""
+    own = field.attrs.get("platform_name") or field.attrs.get("platform")
+    if own:
+        return str(own)
+    return f"{fmt} {'satellite' if fmt in SATELLITE_FORMATS else 'radar'}"
+
+
 def run(args: argparse.Namespace) -> int:
+    from qpeflow.cli.outputs import check_output_file
     from qpeflow.plots.maps import quicklook, save_figure
 
+    check_output_file(args.png, "--png")
     all_fields: list[Field] = []
+    platforms: list[str] = []
     for path in args.paths:
         fmt = detect_format(path)
         kwargs = {"channels": tuple(args.channel)} if args.channel and fmt in SATELLITE_FORMATS else {}
@@ -91,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
         for field in fields:
             print(describe(field, fmt))
         all_fields.extend(fields)
+        platforms.extend(platform_label(f, fmt) for f in fields)
     if args.png:
-        for field, out in zip(all_fields, _png_paths(args.png, all_fields)):
-            print(f"wrote {save_figure(quicklook(field), out)}")
+        for field, platform, out in zip(all_fields, platforms, _png_paths(args.png, all_fields)):
+            print(f"wrote {save_figure(quicklook(field, platform=platform), out)}")
     return 0

@@ -3,7 +3,8 @@
 Sources: ``synthetic`` (embedded rain generator + simulated IR, no files), ``radar``
 (national radar sequences under $QPEFLOW_DATA/radar + simulated IR), ``opera``
 (OPERA 2018-08-24 + simulated IR, all in the test split), ``pairs`` (a real SEVIRI +
-radar archive: --sat DIR --radar DIR, observed IR).
+radar archive: --sat DIR --radar DIR, observed IR), ``sevmos`` (the team's collocated
+SEVIRI + Meteo-France files: --sat-dir DIR, observed IR).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import importlib
 import time
 from pathlib import Path
 
+from qpeflow.cli.outputs import check_output_store
 from qpeflow.config import load_config
 from qpeflow.errors import QpeflowError
 
-SOURCE_CHOICES = ("synthetic", "radar", "opera", "pairs")
+SOURCE_CHOICES = ("synthetic", "radar", "opera", "pairs", "sevmos")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +28,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="data source (default: prepare.source of the config, 'synthetic')",
     )
-    parser.add_argument("--out", required=True, help="output STORE.zarr (replaced atomically)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="output STORE.zarr (an existing qpeflow store is replaced atomically; anything else only with --overwrite)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace --out even if it is not a qpeflow store (its content is lost)"
+    )
     parser.add_argument("--n-events", type=int, default=None, help="synthetic events to generate")
     parser.add_argument("--seed", type=int, default=None, help="random seed (deterministic output)")
     parser.add_argument("--config", default=None, help="experiment YAML (its 'prepare' section is used)")
@@ -38,7 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override, e.g. --set prepare.patches_per_frame=4 (repeatable)",
     )
-    parser.add_argument("--sat", default=None, help="pairs: folder of SEVIRI files")
+    parser.add_argument(
+        "--sat",
+        "--sat-dir",
+        dest="sat",
+        default=None,
+        help="pairs: folder of SEVIRI files; sevmos: folder of sevmos_*.nc",
+    )
     parser.add_argument("--radar", default=None, help="pairs: folder of radar files")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -55,18 +70,29 @@ def _overrides(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from qpeflow.data.store import check_store_target
+
     cfg = load_config(args.config, _overrides(args)).prepare
-    out = Path(args.out)
+    out = check_output_store(args.out, "--out")
+    check_store_target(out, args.overwrite)  # before any work: never discover it after minutes
     start = time.perf_counter()
+    progress = not args.no_progress
     if cfg.source == "pairs":
         if not args.sat or not args.radar:
             raise QpeflowError("prepare --source pairs needs --sat DIR and --radar DIR")
         pairs = importlib.import_module("qpeflow.data.pairs")
-        summary = pairs.prepare_pairs(cfg, Path(args.sat), Path(args.radar), out)
+        summary = pairs.prepare_pairs(
+            cfg, Path(args.sat), Path(args.radar), out, progress=progress, overwrite=args.overwrite
+        )
+    elif cfg.source == "sevmos":
+        if not args.sat:
+            raise QpeflowError("prepare --source sevmos needs --sat-dir DIR (a folder of sevmos_*.nc files)")
+        sevmos = importlib.import_module("qpeflow.data.sevmos_prepare")
+        summary = sevmos.prepare_sevmos(cfg, Path(args.sat), out, progress=progress, overwrite=args.overwrite)
     else:
         from qpeflow.data.prepare import prepare
 
-        summary = prepare(cfg, out, progress=not args.no_progress)
+        summary = prepare(cfg, out, progress=progress, overwrite=args.overwrite)
     seconds = time.perf_counter() - start
     counts = " ".join(f"{k}={v}" for k, v in summary.counts.items())
     print(

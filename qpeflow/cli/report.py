@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from qpeflow.errors import QpeflowError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scores", type=Path, help="folder of scores *.json files (qpeflow evaluate -o)")
@@ -22,8 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from qpeflow.cli.outputs import check_output_dir, clean_folder
     from qpeflow.report.build import build_report  # matplotlib only when this command runs
 
-    index = build_report(args.scores, args.out, n_examples=max(1, args.examples))
+    if args.examples < 1:
+        raise QpeflowError(f"--examples {args.examples}: must be >= 1")
+    out = check_output_dir(args.out, "-o", ("index.html", "report.md"))
+    clean_folder(out / "figures")
+    index = build_report(args.scores, out, n_examples=args.examples)
     print(f"report: {index} (and {index.parent / 'report.md'})")
     return 0

@@ -9,6 +9,12 @@ Keys are either an int (position within the split; a centre crop when cropping)
 or ``(position, crop_seed)``: the crop origin is then drawn from a
 ``torch.Generator`` seeded with ``crop_seed``, so a training data order given by
 (seed, step) is reproducible in any worker process.
+
+With ``DataConfig.augment`` (training only, i.e. with a ``crop_seed``) the same
+generator also draws one of the 8 symmetries of the square (``k`` quarter turns, then an
+optional left-right flip), applied alike to the infrared, the rain and the mask. Caveat:
+it breaks the fixed geometry of the simulated parallax (tops displaced northwards) and of
+the westerly anvils, so a model trained with it cannot learn those directions.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import xarray as xr
 
 from qpeflow.config import DataConfig
 from qpeflow.data.batch import Batch
+from qpeflow.data.store import verify_store
 from qpeflow.data.transforms import IRNorm, LogRain
 from qpeflow.errors import QpeflowError, input_error
 
@@ -53,6 +60,7 @@ def open_store(path: str | Path) -> xr.Dataset:
     missing += [f"attribute {a}" for a in REQUIRED_ATTRS if a not in ds.attrs]
     if missing:
         raise input_error(p, f"not a qpeflow prepared store: missing {', '.join(missing)}")
+    verify_store(p)  # missing chunks, NaN truth where the mask is True (qpeflow.data.store)
     return ds
 
 
@@ -128,6 +136,7 @@ class StoreDataset(torch.utils.data.Dataset):
         if crop and data.patch > min(self.size):
             raise input_error(self.path, f"data.patch={data.patch} exceeds the store's patches {self.size}")
         self.crop = crop and self.patch < max(self.size)
+        self.augment = bool(data.augment) and crop
         self.rain = LogRain(data.rain_offset, data.rain_scale)
         self.store_norm = _store_norm(self.path, self.attrs, len(self.store_channels))
         self.ir_mean = np.asarray(self.store_norm.mean)[self._ch]
@@ -194,13 +203,18 @@ class StoreDataset(torch.utils.data.Dataset):
         i = int(self.indices[pos])
         return self._read(i, "inputs"), self._read(i, "target"), self._read(i, "mask")
 
-    def _origin(self, crop_seed: int | None) -> tuple[int, int]:
-        """Upper-left corner of the crop: random from ``crop_seed``, else centred."""
+    def _origin(self, crop_seed: int | None) -> tuple[int, int, int, bool]:
+        """Upper-left corner of the crop (random from ``crop_seed``, else centred) and the
+        symmetry (quarter turns, flip) of the augmentation (0, False without it)."""
         ny, nx = self.size[0] - self.patch, self.size[1] - self.patch
         if crop_seed is None:
-            return ny // 2, nx // 2
+            return ny // 2, nx // 2, 0, False
         g = torch.Generator().manual_seed(int(crop_seed))
-        return int(torch.randint(0, ny + 1, (1,), generator=g)), int(torch.randint(0, nx + 1, (1,), generator=g))
+        r, c = int(torch.randint(0, ny + 1, (1,), generator=g)), int(torch.randint(0, nx + 1, (1,), generator=g))
+        if not self.augment:
+            return r, c, 0, False
+        sym = int(torch.randint(0, 8, (1,), generator=g))
+        return r, c, sym % 4, sym >= 4
 
     def __getitem__(self, key: Key) -> Batch:
         pos, crop_seed = (key, None) if isinstance(key, (int, np.integer)) else key
@@ -208,10 +222,12 @@ class StoreDataset(torch.utils.data.Dataset):
         if not -len(self) <= pos < len(self):
             raise IndexError(pos)
         inputs, target, mask = self.raw(pos % len(self))
+        r, c, turns, flip = self._origin(crop_seed)
         if self.crop:
-            r, c = self._origin(crop_seed)
             sl = (slice(r, r + self.patch), slice(c, c + self.patch))
             inputs, target, mask = inputs[..., sl[0], sl[1]], target[..., sl[0], sl[1]], mask[sl]
+        if turns or flip:
+            inputs, target, mask = (symmetry(a, turns, flip) for a in (inputs, target, mask))
         cond = inputs * self._scale[None, :, None, None] + self._shift[None, :, None, None]
         m = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None]
         rain = torch.from_numpy(np.nan_to_num(np.ascontiguousarray(target, dtype=np.float32)))
@@ -234,6 +250,12 @@ class StoreDataset(torch.utils.data.Dataset):
         c = self.store_channels.index(channel)
         z = np.asarray(self._ds["inputs"][self.indices, -1, c].values, dtype=np.float64)
         return (z * self.store_norm.std[c] + self.store_norm.mean[c]).astype(np.float32)
+
+
+def symmetry(a: np.ndarray, turns: int, flip: bool) -> np.ndarray:
+    """``a`` (..., H, W) turned by ``turns`` quarter turns over its last two axes, then flipped left-right."""
+    out = np.rot90(a, turns, axes=(-2, -1))
+    return out[..., ::-1] if flip else out
 
 
 def collate(items: Sequence[Batch]) -> Batch:

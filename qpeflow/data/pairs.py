@@ -7,7 +7,11 @@ is dropped (the count is logged). Both go onto one target grid: by default a
 Lambert azimuthal equal-area grid of ``prepare.resolution_km`` (4 km) over the
 overlap of the radar domain and the satellite footprint (block mean for rain;
 block mean or bilinear for brightness temperature). Radar ``nodata`` is masked
-(mask False, target 0), ``undetect`` is 0 mm/h rain that counts (mask True).
+(mask False, target 0), ``undetect`` is 0 mm/h rain that counts (mask True);
+negative rain (a corrupt or wrongly scaled radar file) is masked like ``nodata``
+and counted in the log and in the store attribute ``radar_negative_pixels_masked``.
+A file in the satellite folder that looks like a satellite file (``.zip``, ``.h5``,
+``.nc`` ...) but cannot be read, or holds no valid pixel, is an error naming it.
 Optionally the infrared is parallax corrected (:mod:`qpeflow.data.simulator.parallax`).
 The grid is cut into ``prepare.patch`` x ``prepare.patch`` patches; patches
 with less than half radar coverage or any missing infrared are skipped, all-dry
@@ -28,11 +32,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from qpeflow.config import ExperimentConfig, PrepareConfig
-from qpeflow.data.store import StoreArrays, StoreSummary, write_store
-from qpeflow.errors import QpeflowError
+from qpeflow.data.store import StoreArrays, StoreSummary, check_store_target, write_store
+from qpeflow.errors import QpeflowError, input_error
 from qpeflow.io import SATELLITE_FORMATS, detect_format, read
 from qpeflow.io.field import ACCUMULATION, RAIN_RATE, REFLECTIVITY, Field
 from qpeflow.io.grid import Grid
+from qpeflow.io.quality import apply_quality
 from qpeflow.io.regrid import regrid
 from qpeflow.io.sat_sequence import check_platform, distinct_files, group_slots
 from qpeflow.io.target_grid import bounds_in
@@ -72,19 +77,52 @@ def as_rain_rate(field: Field) -> Field:
     )
 
 
-def read_radar(folder: str | Path) -> list[Field]:
-    """Every rain field of the radar files under ``folder`` as rain rate, oldest first."""
+#: attribute of a radar Field: how many of its pixels held negative rain and were masked
+NEGATIVE_ATTR = "negative_pixels_masked"
+
+
+def mask_negative_rain(field: Field) -> Field:
+    """Negative rain rates -> NaN (not observed), their count in ``attrs[NEGATIVE_ATTR]``."""
+    negative = np.isfinite(field.data) & (field.data < 0)
+    n = int(negative.sum())
+    attrs = {**field.attrs, NEGATIVE_ATTR: n}
+    data = np.where(negative, np.float32(np.nan), field.data).astype(np.float32) if n else field.data
+    if n:
+        log.warning(
+            "%s: %d pixel(s) of negative rain (down to %.3g mm/h) masked as no data",
+            field.source,
+            n,
+            float(field.data[negative].min()),
+        )
+    return Field(data, field.quantity, field.units, field.valid_time, field.grid, field.source, field.name, attrs)
+
+
+def read_radar(folder: str | Path, progress: bool = True, quality_threshold: float = 0.0) -> list[Field]:
+    """Every rain field under ``folder`` as rain rate (negative rain and quality < threshold % masked), oldest first."""
     fields: list[Field] = []
-    for path in tqdm(_files(folder), desc="radar", unit="file", leave=False):
+    for path in tqdm(_files(folder), desc="radar", unit="file", leave=False, disable=not progress):
         kw = {"to_rain": True} if detect_format(path) == "odim" else {}
-        fields.extend(as_rain_rate(f) for f in read(path, **kw))
+        fields.extend(apply_quality(mask_negative_rain(as_rain_rate(f)), quality_threshold) for f in read(path, **kw))
     if not fields:
         raise QpeflowError(f"{folder}: no radar files")
+    total = sum(int(f.attrs[NEGATIVE_ATTR]) for f in fields)
+    if total:
+        bad = sum(int(f.attrs[NEGATIVE_ATTR]) > 0 for f in fields)
+        log.warning("pairs: %d radar pixel(s) of negative rain in %d of %d field(s) masked", total, bad, len(fields))
     return sorted(fields, key=lambda f: f.valid_time)
 
 
+#: names of files that must be satellite files when they sit in the --sat folder
+SATELLITE_SUFFIXES = (".zip", ".h5", ".hdf5", ".hdf", ".nc", ".nat")
+
+
 def satellite_files(folder: str | Path) -> list[Path]:
-    """The SEVIRI files under ``folder`` (one per HRIT slot), other files ignored."""
+    """The SEVIRI files under ``folder`` (one per HRIT slot); other files (notes, ...) ignored.
+
+    Raises:
+        QpeflowError: no SEVIRI file, or a file named like one (``.zip``, ``.h5``,
+            ``.nc``, ``.nat``) that is empty, truncated or corrupt.
+    """
     files = [p for p in distinct_files(_files(folder)) if _is_satellite(p)]
     if not files:
         raise QpeflowError(f"{folder}: no SEVIRI files (native, HRIT, netCDF, Satip zarr zip, Weather4cast HDF5)")
@@ -95,6 +133,8 @@ def _is_satellite(path: Path) -> bool:
     try:
         return detect_format(path) in SATELLITE_FORMATS
     except QpeflowError:
+        if path.name.lower().endswith(SATELLITE_SUFFIXES):
+            raise  # a satellite file that cannot be read: never skipped in silence
         return False
 
 
@@ -106,6 +146,7 @@ def default_grid(radar: Grid, satellite: Field, resolution_km: float) -> Grid:
     crs = f"+proj=laea +lat_0={lat_c:.4f} +lon_0={lon_c:.4f} +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs"
     slon, slat = satellite.grid.lonlat()
     valid = np.isfinite(satellite.data)
+    check_valid_pixels(satellite)
     b_rad = bounds_in(Grid(crs, 0.0, d, 0.0, -d, (1, 1)), lon, lat)
     b_sat = bounds_in(Grid(crs, 0.0, d, 0.0, -d, (1, 1)), np.where(valid, slon, np.nan), np.where(valid, slat, np.nan))
     if b_rad is None or b_sat is None:
@@ -127,13 +168,21 @@ def _regrid_bt(field: Field, grid: Grid) -> np.ndarray:
     return regrid(field, grid, method=method).data
 
 
+def check_valid_pixels(field: Field) -> None:
+    """Raise naming the file if a satellite field holds no finite pixel at all."""
+    if not np.isfinite(field.data).any():
+        raise input_error(field.source, f"{field.name or field.quantity} holds no valid pixel (all NaN): corrupt file?")
+
+
 def satellite_slots(
-    files: Sequence[Path], channels: Sequence[str], grid: Grid, parallax: bool
+    files: Sequence[Path], channels: Sequence[str], grid: Grid, parallax: bool, progress: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """Read every slot's channels onto ``grid``: times (S,) datetime64[s] and BT (S, C, ny, nx) K."""
     fields: list[Field] = []
-    for path in tqdm(files, desc="satellite", unit="file", leave=False):
+    for path in tqdm(files, desc="satellite", unit="file", leave=False, disable=not progress):
         fields.extend(read(path, channels=tuple(channels)))
+    for field in fields:
+        check_valid_pixels(field)
     check_platform(fields)
     frames = group_slots(fields)
     times = np.array([f.valid_time for f in frames], dtype="datetime64[s]")
@@ -230,6 +279,8 @@ def prepare_pairs(
     radar_dir: str | Path,
     out: str | Path,
     grid: Grid | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
 ) -> StoreSummary:
     """Build the prepared store from a SEVIRI + radar archive (module docstring).
 
@@ -243,18 +294,21 @@ def prepare_pairs(
         sat_dir, radar_dir: folders searched recursively for satellite / radar files.
         out: the zarr store to write.
         grid: the target grid (default :func:`default_grid`).
+        progress: show progress bars.
+        overwrite: replace ``out`` even if it is not a qpeflow store (checked before any work).
 
     Raises:
         QpeflowError: no files, no overlap, or no complete window/patch at all.
     """
     p = _prepare_config(cfg)
+    check_store_target(out, overwrite)
     time_in = tuple(int(k * p.cadence_minutes) for k in range(-(p.time_steps - 1), 1))
-    radar = read_radar(radar_dir)
+    radar = read_radar(radar_dir, progress, p.quality_threshold)
     sat_files = satellite_files(sat_dir)
     if grid is None:
         first = read(sat_files[0], channels=(p.channels[0],))[0]
         grid = default_grid(radar[0].grid, first, p.resolution_km)
-    times, bt = satellite_slots(sat_files, p.channels, grid, p.parallax_correction)
+    times, bt = satellite_slots(sat_files, p.channels, grid, p.parallax_correction, progress)
     windows, dropped = match_windows(radar, times, time_in, p.time_tolerance_minutes)
     log.info(
         "pairs: %d radar windows complete, %d dropped for a missing satellite slot (tolerance %g min)",
@@ -269,7 +323,7 @@ def prepare_pairs(
         )
     rng = np.random.default_rng(p.seed)
     parts: list[tuple[PairSample, Patches]] = []
-    for w in tqdm(windows, desc="pairs", unit="window"):
+    for w in tqdm(windows, desc="pairs", unit="window", disable=not progress):
         rain = regrid(w.radar, grid, method="mean").data
         parts.append((w, cut_patches(bt[list(w.slots)], rain, p.patch, p.dry_keep_fraction, rng)))
     parts = [(w, q) for w, q in parts if len(q.rain)]
@@ -278,7 +332,8 @@ def prepare_pairs(
             f"{radar_dir}: no {p.patch} x {p.patch} patch with enough radar coverage and "
             f"complete infrared on the {grid.shape} target grid"
         )
-    return _write(out, parts, grid, p, time_in, dropped, [str(f) for f in sat_files])
+    negative = sum(int(f.attrs.get(NEGATIVE_ATTR, 0)) for f in radar)
+    return _write(out, parts, grid, p, time_in, (dropped, negative), [str(f) for f in sat_files], overwrite)
 
 
 def _write(
@@ -287,10 +342,14 @@ def _write(
     grid: Grid,
     p: PrepareConfig,
     time_in: tuple[int, ...],
-    dropped: int,
+    counts: tuple[int, int],
     sat_files: list[str],
+    overwrite: bool,
 ) -> StoreSummary:
-    """Assemble StoreArrays (events = UTC days) and write with :func:`write_store`."""
+    """Assemble StoreArrays (events = UTC days) and write with :func:`write_store`.
+
+    counts: (radar windows dropped for a missing slot, radar pixels of negative rain masked).
+    """
     day = [str(w.radar.valid_time.astype("datetime64[D]")) for w, q in parts for _ in range(len(q.rain))]
     split_of = split_by_day(day, p.val_fraction, p.test_fraction)
     arrays = StoreArrays(
@@ -317,12 +376,13 @@ def _write(
         "events": json.dumps(events),
         "parallax_correction": int(p.parallax_correction),
         "time_tolerance_minutes": p.time_tolerance_minutes,
-        "windows_dropped_missing_slot": dropped,
+        "windows_dropped_missing_slot": counts[0],
+        "radar_negative_pixels_masked": counts[1],
         "radar_files": json.dumps(radar_sources),
         "satellite_files": json.dumps(sat_files),
         **grid.to_attrs(),
     }
-    summary = write_store(out, arrays, attrs)
+    summary = write_store(out, arrays, attrs, overwrite)
     log.info(
         "pairs: wrote %s (%s samples, wet fraction %.3f)",
         summary.path,

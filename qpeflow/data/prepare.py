@@ -9,15 +9,30 @@ Sources, a literal registry with the shared signature
 * ``"opera"``: the OPERA composite of 2018-08-24, all samples in the ``test``
   split (the generalisation set).
 
-(The real SEVIRI + radar archive, ``pairs``, lives in :mod:`qpeflow.data.pairs` and
-writes through the same :func:`qpeflow.data.store.write_store`.)
+(The real SEVIRI + radar archive, ``pairs``, lives in :mod:`qpeflow.data.pairs`, the team's
+collocated ``sevmos`` files in :mod:`qpeflow.data.sevmos_prepare`; all
+write through the same :func:`qpeflow.data.store.write_store`.)
 
-For each sequence: draw the event's :class:`SimulatorParams`, simulate the IR over
-the whole sequence (so leads and lags exist), then for every valid time cut
-``patches_per_frame`` random ``patch x patch`` crops of the ``time_steps`` frames
-ending there. Crops with less than ``min_coverage`` radar coverage are dropped;
-all-dry crops (no pixel >= 0.1 mm/h) are kept with probability
-``dry_keep_fraction``. The split is assigned by event.
+**K infrared draws per event.** The split is assigned by event first. Each event then
+gets ``draws_train`` (train) or ``draws_eval`` (val/test) independent infrared draws:
+draw d has its own :class:`SimulatorParams` (from the generator seeded by (seed, event,
+1000 + d)) and its own cloud fields and noise; the IR is simulated over the whole
+sequence (so leads and lags exist). The draws are separate samples sharing the rain
+target, with a ``draw`` coordinate; the store attribute ``split_contents`` lists which
+events and draws each split holds. Scores on val/test are meant as the mean over draws
+with the spread across them (a test verdict never rests on one random draw).
+
+**Patches.** For every valid time and draw, ``n`` crops of ``patch x patch`` of the
+``time_steps`` frames ending there, with ``n = patches_per_frame x max(1, round(A /
+(4 patch^2)))`` and A the number of pixels the radar sees in that frame (more patches
+where the radar covers more). With ``rain_weighted`` the crop origins are drawn with
+probability ``0.25 / n_origins + 0.75 w / sum(w)``, w the number of wet pixels (>= 0.1
+mm/h) in the crop, instead of uniformly (without replacement either way). **Bias**: the
+store over-represents rain relative to the radar domain (the wet fraction of the store is
+about 1.5-2x that of the domain); scores on it are conditional on rain being near, as in
+any rain-centred benchmark; dry-scene false alarms are under-sampled. Crops with less
+than ``min_coverage`` radar coverage are dropped; all-dry crops (no pixel >= 0.1 mm/h)
+are kept with probability ``dry_keep_fraction``.
 """
 
 from __future__ import annotations
@@ -35,8 +50,9 @@ from tqdm import tqdm
 from qpeflow.config import PrepareConfig
 from qpeflow.data.events import RainSequence, synthetic_sequences
 from qpeflow.data.radar_sequences import opera_sequences, radar_sequences
+from qpeflow.data.simulator.channels import CHANNELS
 from qpeflow.data.simulator.forward import SIMULATOR_VERSION, SimulatorParams, simulate_ir
-from qpeflow.data.store import StoreArrays, StoreSummary, write_store
+from qpeflow.data.store import StoreArrays, StoreSummary, check_store_target, write_store
 from qpeflow.errors import QpeflowError
 
 log = logging.getLogger(__name__)
@@ -59,6 +75,7 @@ class _Samples:
     target: list[np.ndarray] = field(default_factory=list)
     mask: list[np.ndarray] = field(default_factory=list)
     meta: list[tuple[np.datetime64, str, int, int]] = field(default_factory=list)
+    draw: list[int] = field(default_factory=list)
 
 
 def assign_splits(events: list[str], cfg: PrepareConfig, rng: np.random.Generator) -> dict[str, str]:
@@ -80,12 +97,33 @@ def _event_rng(cfg: PrepareConfig, event: str, stream: int) -> np.random.Generat
     return np.random.default_rng([cfg.seed, zlib.crc32(event.encode()), stream])
 
 
-def _sample_params(cfg: PrepareConfig, seq: RainSequence) -> SimulatorParams:
-    """The event's forward-operator parameters, with a climatological surface temperature
-    for its central latitude and first time."""
+def _sample_params(cfg: PrepareConfig, seq: RainSequence, draw: int = 0) -> SimulatorParams:
+    """Forward-operator parameters of one infrared draw of the event, with a climatological
+    surface temperature for its central latitude and first time."""
     _, lat = seq.grid.lonlat()
     centre = float(lat[lat.shape[0] // 2, lat.shape[1] // 2])
-    return SimulatorParams.sample(_event_rng(cfg, seq.event, 0), centre, seq.times[0])
+    return SimulatorParams.sample(_event_rng(cfg, seq.event, 1000 + draw), centre, seq.times[0])
+
+
+def check_request(cfg: PrepareConfig) -> None:
+    """Refuse, before anything is read or written, unknown channels, K < 1 and a simulator
+    version other than the installed one (QpeflowError, one line)."""
+    unknown = [c for c in cfg.channels if c not in CHANNELS]
+    if unknown:
+        raise QpeflowError(f"prepare: unknown channel(s) {unknown}; the simulator knows {list(CHANNELS)}")
+    if cfg.draws_train < 1 or cfg.draws_eval < 1:
+        raise QpeflowError(
+            f"prepare: draws_train={cfg.draws_train}, draws_eval={cfg.draws_eval}: need at least 1 infrared draw"
+        )
+    if cfg.simulator_version and cfg.simulator_version != SIMULATOR_VERSION:
+        raise QpeflowError(
+            f"prepare: simulator version {cfg.simulator_version!r} asked for, but this qpeflow has {SIMULATOR_VERSION!r}"
+        )
+
+
+def n_draws(cfg: PrepareConfig, split: str) -> int:
+    """K infrared draws for an event of ``split``."""
+    return cfg.draws_train if split == "train" else cfg.draws_eval
 
 
 def _window_ok(times: np.ndarray, t: int, cfg: PrepareConfig) -> bool:
@@ -96,11 +134,40 @@ def _window_ok(times: np.ndarray, t: int, cfg: PrepareConfig) -> bool:
     return bool(np.all(dt == cfg.cadence_minutes * 60))
 
 
-def cut_patches(seq: RainSequence, ir: np.ndarray, cfg: PrepareConfig, rng: np.random.Generator, out: _Samples) -> int:
-    """Append the patches of one sequence to ``out``; returns the number added.
+def patch_origins(rain: np.ndarray, p: int, n: int, weighted: bool, rng: np.random.Generator) -> np.ndarray:
+    """``n`` distinct crop origins (flat indices over the ``(ny-p+1) x (nx-p+1)`` origins).
+
+    Args:
+        rain: (ny, nx) mm/h, NaN = unseen.
+        weighted: draw with probability ``0.25 / n_origins + 0.75 w / sum(w)``, w the wet
+            (>= 0.1 mm/h) pixel count of the crop (module docstring: its bias); else uniform.
+    """
+    ny, nx = rain.shape
+    n_pos = (ny - p + 1) * (nx - p + 1)
+    n = min(n, n_pos)
+    if not weighted:
+        return rng.choice(n_pos, size=n, replace=False)
+    wet = np.pad(np.nan_to_num(rain) >= DRY_MMH, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+    count = (wet[p:, p:] - wet[:-p, p:] - wet[p:, :-p] + wet[:-p, :-p]).ravel().astype(np.float64)
+    prob = np.full(n_pos, 1.0 / n_pos)
+    if count.sum() > 0:
+        prob = 0.25 * prob + 0.75 * count / count.sum()
+    return rng.choice(n_pos, size=n, replace=False, p=prob / prob.sum())
+
+
+def frame_patches(cfg: PrepareConfig, seen_px: int) -> int:
+    """Crops per frame and draw: ``patches_per_frame x max(1, round(seen_px / (4 patch^2)))``."""
+    return cfg.patches_per_frame * max(1, round(seen_px / (4 * cfg.patch**2)))
+
+
+def cut_patches(
+    seq: RainSequence, ir: np.ndarray, cfg: PrepareConfig, rng: np.random.Generator, out: _Samples, draw: int = 0
+) -> int:
+    """Append the patches of one sequence (one infrared draw) to ``out``; returns the number added.
 
     Args:
         ir: (T, C, H, W) K, simulated over the whole sequence.
+        draw: the infrared draw index stored with every sample.
     """
     p, (ny, nx) = cfg.patch, seq.grid.shape
     if ny < p or nx < p:
@@ -110,10 +177,10 @@ def cut_patches(seq: RainSequence, ir: np.ndarray, cfg: PrepareConfig, rng: np.r
     for t in seq.valid_range:
         if not _window_ok(seq.times, t, cfg):
             continue
-        n_pos = (ny - p + 1) * (nx - p + 1)  # distinct origins: never the same crop twice
-        picks = rng.choice(n_pos, size=min(cfg.patches_per_frame, n_pos), replace=False)
+        frame = seq.rain[t]
+        picks = patch_origins(frame, p, frame_patches(cfg, int(np.isfinite(frame).sum())), cfg.rain_weighted, rng)
         for r, c in zip(*np.divmod(picks, nx - p + 1)):
-            rain = seq.rain[t, r : r + p, c : c + p]
+            rain = frame[r : r + p, c : c + p]
             seen = np.isfinite(rain)
             if seen.mean() < cfg.min_coverage:
                 continue
@@ -123,6 +190,7 @@ def cut_patches(seq: RainSequence, ir: np.ndarray, cfg: PrepareConfig, rng: np.r
             out.target.append(np.where(seen, rain, 0.0).astype(np.float32))
             out.mask.append(seen)
             out.meta.append((seq.times[t], seq.event, int(r), int(c)))
+            out.draw.append(draw)
             added += 1
     return added
 
@@ -141,17 +209,30 @@ def _arrays(s: _Samples, split: dict[str, str], cfg: PrepareConfig) -> StoreArra
         col0=np.asarray(cols, np.int64),
         channels=tuple(cfg.channels),
         time_in=tuple(int(-cfg.cadence_minutes * k) for k in range(cfg.time_steps - 1, -1, -1)),
+        draw=np.asarray(s.draw, np.int64),
     )
 
 
-def _store_attrs(cfg: PrepareConfig, seqs: list[RainSequence], params: dict[str, SimulatorParams]) -> dict:
+def split_contents(s: _Samples, split: dict[str, str]) -> dict[str, dict[str, list[int]]]:
+    """split -> event -> sorted draws present in the samples (the store's ``split_contents``)."""
+    out: dict[str, dict[str, set[int]]] = {}
+    for (_, event, _, _), d in zip(s.meta, s.draw):
+        out.setdefault(split[event], {}).setdefault(event, set()).add(int(d))
+    return {sp: {e: sorted(v) for e, v in sorted(evs.items())} for sp, evs in sorted(out.items())}
+
+
+def _store_attrs(cfg: PrepareConfig, seqs: list[RainSequence], params: dict[str, list[SimulatorParams]]) -> dict:
     sources = sorted({s.source for s in seqs})
     grids = {s.grid for s in seqs}
     attrs: dict = {
         "source": cfg.source if cfg.source != "radar" else "radar:" + ",".join(s.split(":")[-1] for s in sources),
         "infrared": "simulated",
         "simulator_version": SIMULATOR_VERSION,
-        "simulator_params": json.dumps({e: json.loads(p.to_json()) for e, p in params.items()}),
+        "simulator_params": json.dumps({e: [json.loads(p.to_json()) for p in ps] for e, ps in params.items()}),
+        "draws_train": cfg.draws_train,
+        "draws_eval": cfg.draws_eval,
+        "rain_weighted": int(cfg.rain_weighted),
+        "patches_per_frame": cfg.patches_per_frame,
         "cadence_minutes": cfg.cadence_minutes,
         "resolution_km": cfg.resolution_km,
         "patch": cfg.patch,
@@ -164,25 +245,32 @@ def _store_attrs(cfg: PrepareConfig, seqs: list[RainSequence], params: dict[str,
     return attrs
 
 
-def prepare(cfg: PrepareConfig, out: str | Path, progress: bool = True) -> StoreSummary:
+def prepare(cfg: PrepareConfig, out: str | Path, progress: bool = True, overwrite: bool = False) -> StoreSummary:
     """Build the store ``out`` from ``cfg.source`` (see module docstring).
 
-    Deterministic for ``cfg.seed``. Raises QpeflowError for an unknown source or
-    when no sample results.
+    Deterministic for ``cfg.seed``. Raises QpeflowError for an unknown source,
+    when no sample results, or (before any work) when ``out`` exists and is no
+    qpeflow store unless ``overwrite`` (:func:`qpeflow.data.store.check_store_target`).
     """
+    check_store_target(out, overwrite)
     if cfg.source not in SOURCES:
         raise QpeflowError(
-            f"prepare: unknown source {cfg.source!r}; choose from {sorted(SOURCES)} (or 'pairs' through the CLI)"
+            f"prepare: unknown source {cfg.source!r}; choose from {sorted(SOURCES)} (or 'pairs' / 'sevmos' through the CLI)"
         )
+    check_request(cfg)
     seqs = SOURCES[cfg.source](cfg, np.random.default_rng(cfg.seed))
     if not seqs:
         raise QpeflowError(f"prepare: source {cfg.source!r} produced no rain sequence")
     split = assign_splits([s.event for s in seqs if not s.split], cfg, np.random.default_rng([cfg.seed, 1]))
     split.update({s.event: s.split for s in seqs if s.split})
-    params = {s.event: _sample_params(cfg, s) for s in reversed(seqs)}  # first sequence of an event wins
+    first = {s.event: s for s in reversed(seqs)}  # the first sequence of an event fixes its parameters
+    params = {e: [_sample_params(cfg, q, d) for d in range(n_draws(cfg, split[e]))] for e, q in first.items()}
     samples = _Samples()
-    for i, seq in enumerate(tqdm(seqs, desc=f"prepare {cfg.source}", disable=not progress)):
-        rng = _event_rng(cfg, seq.event, 1 + i)
-        ir = simulate_ir(seq.rain, seq.grid, seq.times, params[seq.event], rng, tuple(cfg.channels))
-        cut_patches(seq, ir, cfg, rng, samples)
-    return write_store(out, _arrays(samples, split, cfg), _store_attrs(cfg, seqs, params))
+    jobs = [(i, seq, d) for i, seq in enumerate(seqs) for d in range(len(params[seq.event]))]
+    for i, seq, d in tqdm(jobs, desc=f"prepare {cfg.source}", disable=not progress):
+        rng = np.random.default_rng([cfg.seed, zlib.crc32(seq.event.encode()), 1 + i, d])
+        ir = simulate_ir(seq.rain, seq.grid, seq.times, params[seq.event][d], rng, tuple(cfg.channels))
+        cut_patches(seq, ir, cfg, rng, samples, draw=d)
+    attrs = _store_attrs(cfg, seqs, params)
+    attrs["split_contents"] = json.dumps(split_contents(samples, split))
+    return write_store(out, _arrays(samples, split, cfg), attrs, overwrite)

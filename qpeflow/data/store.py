@@ -3,7 +3,8 @@
 Layout (DESIGN.md "File contracts", names fixed): ``inputs`` (sample, time_in,
 channel, y, x) float32 normalised IR, ``target`` (sample, layer=1, y, x) float32
 mm/h (0 where masked, never NaN), ``mask`` (sample, y, x) bool; coords
-``valid_time``, ``event``, ``split``, ``channel``, ``time_in``, ``row0``, ``col0``;
+``valid_time``, ``event``, ``split``, ``channel``, ``time_in``, ``row0``, ``col0``,
+``draw`` (sample, int: the infrared realisation; 0 for observed infrared);
 attrs ``ir_mean``/``ir_std`` (K, per channel, from the train split) and provenance.
 
 Usage::
@@ -11,12 +12,19 @@ Usage::
     arrays = StoreArrays(inputs_k, target, mask, valid_time, event, split, row0, col0,
                          channels, time_in)
     summary = write_store("out.zarr", arrays, attrs={"source": "pairs", "infrared": "observed", ...})
+
+An existing ``out`` is replaced only when it is a qpeflow store (or ``overwrite``
+is given: :func:`check_store_target`), through a unique temp folder and two
+renames (:func:`qpeflow.io.atomic.atomic_dir`). :func:`verify_store` checks a
+store when it is opened: every chunk present, target finite and >= 0 where the
+mask is True, inputs finite.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +32,16 @@ from typing import Any
 
 import numpy as np
 
-from qpeflow.errors import QpeflowError
+from qpeflow.errors import QpeflowError, input_error
 from qpeflow.io.atomic import atomic_dir
 
+log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
+STORE_VARS = ("inputs", "target", "mask")
+#: attributes every qpeflow store carries (what tells it from any other folder)
+STORE_ATTRS = ("ir_mean", "ir_std", "infrared")
+#: inputs larger than this are checked for missing chunks only, not scanned value by value
+VERIFY_INPUT_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,8 @@ class StoreArrays:
         row0, col0: (N,) int patch origin in the event grid.
         channels: C channel names.
         time_in: T offsets in minutes relative to the valid time, e.g. (-45, -30, -15, 0).
+        draw: (N,) int infrared draw of each sample (simulated IR: samples of one event
+            and time that differ only in their draw share the rain target); None = all 0.
     """
 
     inputs: np.ndarray
@@ -57,6 +73,7 @@ class StoreArrays:
     col0: np.ndarray
     channels: tuple[str, ...]
     time_in: tuple[int, ...]
+    draw: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +142,7 @@ def _dataset(a: StoreArrays, mean: np.ndarray, std: np.ndarray, attrs: dict[str,
             "split": ("sample", np.asarray(a.split).astype(str)),
             "row0": ("sample", np.asarray(a.row0, np.int64)),
             "col0": ("sample", np.asarray(a.col0, np.int64)),
+            "draw": ("sample", np.zeros(len(a.inputs), np.int64) if a.draw is None else np.asarray(a.draw, np.int64)),
             "channel": ("channel", np.asarray(a.channels, dtype=str)),
             "time_in": ("time_in", np.asarray(a.time_in, np.int64)),
         },
@@ -154,13 +172,109 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def write_store(out: str | os.PathLike[str], arrays: StoreArrays, attrs: dict[str, Any]) -> StoreSummary:
+def _open_group(path: Path) -> Any:
+    import zarr
+
+    return zarr.open_group(str(path), mode="r")
+
+
+def is_qpeflow_store(path: str | os.PathLike[str]) -> bool:
+    """True if ``path`` is a zarr folder with the variables and attributes of a prepared store."""
+    p = Path(path)
+    if not p.is_dir():
+        return False
+    try:
+        group = _open_group(p)
+        names = set(group.array_keys())
+        attrs = dict(group.attrs)
+    except Exception:  # not zarr at all, or unreadable metadata: not a store to replace silently
+        return False
+    return set(STORE_VARS) <= names and all(a in attrs for a in STORE_ATTRS)
+
+
+def check_store_target(out: str | os.PathLike[str], overwrite: bool = False) -> None:
+    """Raise unless ``out`` may be replaced: absent, a qpeflow store, or ``overwrite``.
+
+    Raises:
+        QpeflowError: ``out`` is a file, or a folder that is no qpeflow store (without ``overwrite``).
+    """
+    p = Path(out)
+    if overwrite or not (p.exists() or p.is_symlink()):
+        return
+    if not p.is_dir():
+        raise input_error(p, "is a file, not a store folder (pass --overwrite to replace it anyway)")
+    if not is_qpeflow_store(p):
+        raise input_error(
+            p, "exists and is not a qpeflow store: refusing to replace it (pass --overwrite to replace it anyway)"
+        )
+
+
+def _missing_chunks(group: Any, path: Path) -> None:
+    """zarr reads an absent chunk as its fill value (NaN, False) without a word: refuse instead.
+
+    Only the data variables are checked; :func:`write_store` writes every one of their
+    chunks, even all-False ones (``write_empty_chunks``).
+    """
+    for name in STORE_VARS:
+        arr = group[name]
+        have, need = int(arr.nchunks_initialized), int(arr.nchunks)
+        if have < need:
+            raise input_error(
+                path,
+                f"damaged store: '{name}' lacks {need - have} of its {need} chunk(s) "
+                "(copied or written incompletely?); prepare it again",
+            )
+
+
+def _scan(group: Any, path: Path) -> None:
+    """Target finite and >= 0 where the mask is True; inputs finite (when small enough to scan)."""
+    target, mask, inputs = group["target"], group["mask"], group["inputs"]
+    n = int(target.shape[0])
+    step = max(1, int(target.chunks[0]))
+    scan_inputs = int(np.prod(inputs.shape)) * inputs.dtype.itemsize <= VERIFY_INPUT_BYTES
+    if not scan_inputs:
+        log.info("%s: inputs larger than %d bytes: checked for missing chunks only", path, VERIFY_INPUT_BYTES)
+    for start in range(0, n, step):
+        sl = slice(start, min(n, start + step))
+        t, m = np.asarray(target[sl])[:, 0], np.asarray(mask[sl], bool)
+        bad = m & ~(np.isfinite(t) & (t >= 0))
+        if bad.any():
+            k = start + int(np.flatnonzero(bad.any(axis=(1, 2)))[0])
+            raise input_error(path, f"damaged store: target of sample {k} is NaN or negative where the mask is True")
+        if scan_inputs and not np.isfinite(np.asarray(inputs[sl])).all():
+            raise input_error(path, f"damaged store: non-finite inputs in samples {sl.start}-{sl.stop - 1}")
+
+
+def verify_store(path: str | os.PathLike[str]) -> None:
+    """Check a store when it is opened: every chunk present, values finite where they must be.
+
+    Raises:
+        QpeflowError: a missing chunk (zarr would silently fill it with NaN / False),
+            an unreadable chunk, NaN or negative rain where the mask is True, or
+            non-finite normalised infrared.
+    """
+    p = Path(path)
+    try:
+        group = _open_group(p)
+        _missing_chunks(group, p)
+        _scan(group, p)
+    except QpeflowError:
+        raise
+    except Exception as exc:  # a chunk that does not decompress, a broken .zarray ...
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise input_error(p, f"damaged store: cannot read it ({type(exc).__name__}: {first})") from None
+
+
+def write_store(
+    out: str | os.PathLike[str], arrays: StoreArrays, attrs: dict[str, Any], overwrite: bool = False
+) -> StoreSummary:
     """Normalise the IR with train-split statistics and write the store atomically.
 
     Args:
-        out: destination ``STORE.zarr`` (replaced if it exists; written to
-            ``STORE.zarr.tmp`` first, then renamed).
+        out: destination ``STORE.zarr``; an existing one is replaced atomically if it
+            is a qpeflow store or ``overwrite`` is given (:func:`check_store_target`).
         arrays: the samples (see :class:`StoreArrays`), IR in K.
+        overwrite: replace ``out`` even if it is not a qpeflow store.
         attrs: provenance (``source``, ``infrared``, ``simulator_version``,
             ``simulator_params``, ``cadence_minutes``, ``resolution_km``, ``events``,
             grid attrs ...). ``ir_mean``, ``ir_std``, ``qpeflow_version``, ``created``
@@ -169,6 +283,7 @@ def write_store(out: str | os.PathLike[str], arrays: StoreArrays, attrs: dict[st
     Returns:
         :class:`StoreSummary`.
     """
+    check_store_target(out, overwrite)
     n = len(arrays.inputs)
     if n == 0:
         raise QpeflowError(f"{out}: no samples to write (all events empty or dry?)")
@@ -192,7 +307,8 @@ def write_store(out: str | os.PathLike[str], arrays: StoreArrays, attrs: dict[st
     ds = ds.chunk({"sample": chunk})
     path = Path(out)
     with atomic_dir(path) as tmp:
-        ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
+        ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2, write_empty_chunks=True)
+        check_store_target(path, overwrite)  # a folder that appeared meanwhile is not replaced either
     split = np.asarray(arrays.split)
     m = np.asarray(ds["mask"].values)
     wet = float((ds["target"].values[:, 0][m] >= 0.1).mean()) if m.any() else 0.0

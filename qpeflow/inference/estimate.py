@@ -1,18 +1,18 @@
 """Rain maps from SEVIRI files with a trained checkpoint (``qpeflow estimate``).
 
-Pipeline: load the checkpoint (:func:`qpeflow.build.load_estimator`) -> read the
+Pipeline: load the checkpoint (:func:`qpeflow.inference.estimator.load_estimator`) -> read the
 satellite files and pick the slots ``t0 + time_in`` the model was trained on
 (:mod:`qpeflow.io.sat_sequence`; every bad input is a one-line error naming the
 file, raised before anything is written) -> choose the target grid and coarsen
 it to the training resolution (:mod:`qpeflow.io.target_grid`) -> regrid every
-channel of every slot to it -> normalise with the checkpoint's statistics,
-z = (BT - ir_mean[c]) / ir_std[c] -> estimate member by member, every network
+channel of every slot to it -> normalise with the checkpoint's statistics
+(``estimator.ir_norm``, :class:`~qpeflow.data.transforms.IRNorm`) -> estimate member by member, every network
 call over overlapping tiles (:mod:`qpeflow.inference.tiled_net`) -> CF-1.8 netCDF written
 atomically (:mod:`qpeflow.inference.rain_netcdf`) and an optional PNG quick-look
 (:mod:`qpeflow.plots.quicklook`).
 
-Member m samples the whole domain from ``torch.Generator().manual_seed(seed + m)``
-(reproducible); the sampler's state and noise are full-domain fields and only
+Member m samples the whole domain with the one seeding rule of
+:mod:`qpeflow.inference.driver` (the scene is sample 0); the sampler's state and noise are full-domain fields and only
 each network evaluation is tiled and blended (:mod:`qpeflow.inference.tiled_net`), so a
 generative member has no seam where tiles overlap.
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +31,10 @@ import torch
 from tqdm.auto import tqdm
 
 from qpeflow.errors import QpeflowError
+from qpeflow.inference.driver import SEEDING_RULE, Members, run_members
+from qpeflow.inference.estimator import Estimator, load_estimator
 from qpeflow.inference.rain_netcdf import RainMaps, write_rain_netcdf
-from qpeflow.inference.tiled_net import TiledNet, Tiling, tiled_method
+from qpeflow.inference.tiled_net import TiledNet, Tiling, tiled_mean
 from qpeflow.io.field import Field
 from qpeflow.io.grid import Grid
 from qpeflow.io.sat_sequence import Frame, Reader, checked_sequence, platform_of, read_frames
@@ -90,7 +91,7 @@ def _parse_time(text: str | None) -> np.datetime64 | None:
         raise QpeflowError(f"--time {text!r}: expected an ISO time such as 2023-12-20T12:15") from None
 
 
-def prepare_inputs(frames: Sequence[Frame], estimator: Any, options: EstimateOptions) -> Inputs:
+def prepare_inputs(frames: Sequence[Frame], estimator: Estimator, options: EstimateOptions) -> Inputs:
     """Check the sequence against the checkpoint, choose the grid, regrid and normalise."""
     channels, time_in = list(estimator.channels), [int(t) for t in estimator.time_in]
     t0 = _parse_time(options.valid_time)
@@ -102,42 +103,30 @@ def prepare_inputs(frames: Sequence[Frame], estimator: Any, options: EstimateOpt
     if resolution is None:
         resolution = float(estimator.provenance.get("resolution_km", 0.0) or 0.0)
     grid = target_grid(options.grid, last.grid, np.isfinite(last.data), resolution, options.bbox, last.source)
-    mean = np.asarray(estimator.ir_mean, np.float32)
-    std = np.asarray(estimator.ir_std, np.float32)
-    cond = np.empty((len(chosen), len(channels), *grid.shape), np.float32)
+    bt = np.empty((len(chosen), len(channels), *grid.shape), np.float32)
     for t, frame in enumerate(tqdm(chosen, desc="regrid", unit="slot", leave=False)):
         for c, name in enumerate(channels):
-            cond[t, c] = (_regrid(frame.fields[name], grid) - mean[c]) / std[c]
+            bt[t, c] = _regrid(frame.fields[name], grid)
+    cond = estimator.ir_norm.forward(bt).astype(np.float32)
     ir = chosen[-1].fields.get("IR_108")
     ir_108 = _regrid(ir, grid) if ir is not None else None
     return Inputs(cond, grid, tuple(chosen), ir_108)
 
 
-def estimate_members(
-    estimator: Any, cond: np.ndarray, options: EstimateOptions, device: torch.device
-) -> tuple[np.ndarray, int, list[float]]:
-    """Members of rain (M, ny, nx) mm/h over the whole domain, NFE per member, seconds per member.
+def estimate_members(estimator: Estimator, cond: np.ndarray, options: EstimateOptions) -> Members:
+    """Members of rain (M, 1, ny, nx) mm/h over the whole domain (the driver's seeding rule, sample key 0).
 
-    Member m: the checkpoint's method samples the whole domain from
-    ``torch.Generator().manual_seed(seed + m)``; every network call is tiled
-    (:class:`qpeflow.inference.tiled_net.TiledNet`).
+    The sampler's state and noise are full-domain fields; only each network
+    evaluation, and each whole-cond callable of the method (a residual's mean, a
+    flow's centre), is tiled (:mod:`qpeflow.inference.tiled_net`).
     """
-    from qpeflow.training.device import autocast
-
     tiling = Tiling(options.tile, options.overlap, options.batch)
-    net, method = TiledNet(estimator.net, tiling), tiled_method(estimator.method, tiling)
-    full = torch.from_numpy(cond)[None].to(device)  # (1, T, C, H, W), NaN where no data
-    members, seconds, nfe = [], [], 0
-    for m in tqdm(range(options.members), desc="members", unit="member"):
-        start = time.perf_counter()
-        gen = torch.Generator(device).manual_seed(options.seed + m)
-        with torch.no_grad(), autocast(device):
-            est = method.estimate(net, full, 1, options.steps, [gen], sampler=options.sampler)
-        rain = estimator.rain.inverse(est.samples.float())[0, 0, 0].cpu().numpy()
-        members.append(np.clip(rain, 0.0, None).astype(np.float32))
-        nfe = int(est.nfe)
-        seconds.append(time.perf_counter() - start)
-    return np.stack(members), nfe, seconds
+    tiled = estimator.with_parts(
+        TiledNet(estimator.net, tiling) if estimator.net is not None else None,
+        estimator.method.map_cond_fns(lambda fn: tiled_mean(fn, tiling)),
+    )
+    full = torch.from_numpy(cond)[None].to(estimator.device)  # (1, T, C, H, W), NaN where no data
+    return run_members(tiled, full, [0], options.members, options.steps, options.seed, options.sampler)
 
 
 def _sha256(path: str | Path) -> str:
@@ -168,7 +157,8 @@ def provenance(
         "nfe": nfe,
         "steps": options.steps,
         "sampler": options.sampler or "default",
-        "seeds": [options.seed + m for m in range(options.members)],
+        "seeds": [int(options.seed)],
+        "seeding": SEEDING_RULE,
         "members": options.members,
         "seconds_per_member": seconds,
         "tile": options.tile,
@@ -189,13 +179,6 @@ def provenance(
     return attrs
 
 
-def load(checkpoint: str | Path, device: torch.device) -> Any:
-    """The checkpoint's estimator (a one-line QpeflowError naming the file if it is not readable)."""
-    from qpeflow.build import load_estimator
-
-    return load_estimator(checkpoint, device)
-
-
 def estimate_files(
     checkpoint: str | Path,
     sat_paths: Sequence[str | Path],
@@ -214,7 +197,7 @@ def estimate_files(
     if options.members < 1 or options.steps < 1:
         raise QpeflowError(f"--members and --steps must be >= 1, got {options.members} and {options.steps}")
     device = pick_device(options.device)
-    estimator = load(checkpoint, device)
+    estimator = load_estimator(checkpoint, device)
     inputs = prepare_inputs(read_frames(sat_paths, estimator.channels, reader), estimator, options)
     log.info(
         "estimating on a %d x %d grid (%.1f km), %d member(s), %d step(s)",
@@ -223,7 +206,8 @@ def estimate_files(
         options.members,
         options.steps,
     )
-    rain, nfe, seconds = estimate_members(estimator, inputs.cond, options, device)
+    members = estimate_members(estimator, inputs.cond, options)
+    rain, nfe, seconds = np.clip(members.rain[:, 0], 0.0, None), members.nfe, list(members.seconds)
     attrs = provenance(checkpoint, estimator, inputs, options, nfe, seconds)
     maps = RainMaps(rain, inputs.grid, inputs.frames[-1].valid_time, inputs.ir_108, attrs)
     path = write_rain_netcdf(maps, out)

@@ -6,15 +6,15 @@ time; coordinates ``valid_time``, ``event``, ``sample``, ``row0``/``col0`` (time
 ``member``; attributes method, nfe, steps, sampler, seeds, checkpoint, data_source,
 infrared, seconds_per_member, events, qpeflow_version.
 
-Member m uses seed ``seed + m``: its b-th batch draws from a generator seeded with
-``SeedSequence([seed + m, b])`` (as :mod:`qpeflow.inference.estimate` does per tile), so a
-member is reproduced from its seed alone (for the same batch size).
+Members follow the one seeding rule of :mod:`qpeflow.inference.driver`: member m
+of store sample k draws from ``SeedSequence([seed, m, k])``, so it is reproduced
+from the seed whatever the batch size, thinning or device. A literature baseline
+(``--baseline gpi``) writes the same file with one member and nfe 0.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,12 @@ import numpy as np
 import xarray as xr
 from tqdm import tqdm
 
-from qpeflow.build import Estimator, load_estimator
 from qpeflow.checkpoint import qpeflow_version
-from qpeflow.data.dataset import StoreDataset, collate
-from qpeflow.errors import QpeflowError
+from qpeflow.data.dataset import StoreDataset, collate, open_store
+from qpeflow.data.transforms import IRNorm
+from qpeflow.errors import QpeflowError, input_error
+from qpeflow.inference.driver import SEEDING_RULE, run_members
+from qpeflow.inference.estimator import Estimator, baseline_estimator, load_estimator
 from qpeflow.io.atomic import atomic_path
 
 
@@ -41,11 +43,6 @@ class PredictResult:
     seconds_per_member: tuple[float, ...]
 
 
-def batch_seed(member_seed: int, batch: int) -> int:
-    """Seed of member ``member_seed``'s generator for its ``batch``-th call."""
-    return int(np.random.SeedSequence([int(member_seed), int(batch)]).generate_state(1)[0])
-
-
 def _run_members(
     est: Estimator, data: StoreDataset, members: int, steps: int, seed: int, sampler: str, batch_size: int
 ) -> tuple[np.ndarray, int, list[float]]:
@@ -53,15 +50,12 @@ def _run_members(
     n, (ny, nx) = len(data), data.size
     rain = np.zeros((members, n, ny, nx), dtype=np.float32)
     seconds, nfe = [0.0] * members, 0
-    starts = range(0, n, batch_size)
-    for b, s in enumerate(tqdm(starts, desc="predict", unit="batch")):
-        cond = collate([data[i] for i in range(s, min(s + batch_size, n))]).cond
-        for m in range(members):
-            t0 = time.perf_counter()
-            out = est(cond, 1, steps, [batch_seed(seed + m, b)], sampler)
-            seconds[m] += time.perf_counter() - t0
-            rain[m, s : s + cond.shape[0]] = out.rain_mmh[0, :, 0]
-            nfe = max(nfe, out.nfe)
+    for s in tqdm(range(0, n, batch_size), desc="predict", unit="batch"):
+        batch = collate([data[i] for i in range(s, min(s + batch_size, n))])
+        out = run_members(est, batch.cond, batch.index.tolist(), members, steps, seed, sampler)
+        rain[:, s : s + batch.cond.shape[0]] = out.rain
+        seconds = [a + b for a, b in zip(seconds, out.seconds)]
+        nfe = out.nfe
     return rain, nfe, seconds
 
 
@@ -115,8 +109,19 @@ def write_netcdf(ds: xr.Dataset, out: str | Path) -> Path:
     return out
 
 
+def _baseline_for(name: str, store: str | Path, device: str) -> Estimator:
+    """A literature baseline fed with ``store``'s own inputs and normalisation."""
+    ds = open_store(store)
+    channels = tuple(str(c) for c in ds["channel"].values)
+    try:
+        norm = IRNorm.from_attrs(ds.attrs)
+    except QpeflowError as exc:
+        raise input_error(store, str(exc)) from None
+    return baseline_estimator(name, norm, channels, int(ds.attrs["cadence_minutes"]), device)
+
+
 def predict(
-    ckpt: str | Path,
+    ckpt: str | Path | None,
     store: str | Path,
     split: str = "test",
     members: int | None = None,
@@ -127,8 +132,12 @@ def predict(
     batch_size: int = 32,
     device: str = "auto",
     max_samples: int | None = None,
+    baseline: str | None = None,
 ) -> PredictResult:
     """Estimate ``members`` fields for every sample of ``split`` and write the predictions file.
+
+    ``ckpt``: a trained checkpoint; or None with ``baseline`` a key of
+    :data:`qpeflow.methods.BASELINES` (one member, nfe 0, the store's own inputs).
 
     ``max_samples`` keeps at most that many samples, evenly spaced over the split
     (same samples for every checkpoint, so files stay comparable).
@@ -136,7 +145,11 @@ def predict(
     ``members``, ``steps`` and ``sampler`` left as None come from the checkpoint's
     ``sample`` config section (sampler ``""``: the method's default).
     """
-    est = load_estimator(ckpt, device)
+    if (ckpt is None) == (baseline is None):
+        raise QpeflowError("predict: give either a checkpoint or a baseline name")
+    est = load_estimator(ckpt, device) if ckpt is not None else _baseline_for(str(baseline), store, device)
+    if est.net is None:
+        members, steps = 1, 1
     members = est.cfg.sample.members if members is None else members
     steps = est.cfg.sample.steps if steps is None else steps
     sampler = est.cfg.sample.sampler if sampler is None else sampler
@@ -153,10 +166,11 @@ def predict(
         "title": f"qpeflow {est.label} rain-rate estimates",
         "method": est.label,
         "nfe": int(nfe),
-        "steps": int(steps),
-        "sampler": sampler or "default",
-        "seeds": [seed + m for m in range(members)],
-        "checkpoint": str(ckpt),
+        "steps": int(steps) if nfe > 0 else 0,
+        "sampler": (sampler or "default") if nfe > 0 else "none",
+        "seeds": [int(seed)],
+        "seeding": SEEDING_RULE,
+        "checkpoint": str(ckpt) if ckpt is not None else "",
         "checkpoint_step": est.step,
         "data_source": str(data.attrs.get("source", "")),
         "infrared": str(data.attrs.get("infrared", "")),
@@ -165,7 +179,7 @@ def predict(
         "resolution_km": float(data.attrs.get("resolution_km", 0.0)),
         "seconds_per_member": [round(s, 4) for s in seconds],
         "events": json.dumps(_events(data)),
-        "train_data_source": str(est.provenance.get("source", "")),
+        "train_data_source": str(est.provenance.get("source", "")) if est.provenance else "none (a formula)",
         "qpeflow_version": qpeflow_version(),
     }
     path = write_netcdf(_dataset(est, data, rain, attrs), out)

@@ -13,23 +13,20 @@ the same x in their overlap, so the blended field has no seam, and the network
 cost is that of tiled sampling. Memory: the full-domain state of one sample plus
 one batch of tiles through the network.
 
-:func:`tiled_method` also tiles what a method evaluates on the whole ``cond``
-outside the network: the frozen regression mean of a
-:class:`~qpeflow.methods.residual.Residual` and a flow's ``center``.
+:func:`tiled_mean` tiles what a method evaluates on the whole ``cond`` outside
+the network (a residual's frozen mean, a flow's centre); a method hands those
+callables over through ``method.map_cond_fns(lambda fn: tiled_mean(fn, tiling))``.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor
 
 from qpeflow.inference.tiling import estimate_tiled
-from qpeflow.methods.residual import Residual
 
 
 @dataclass(frozen=True)
@@ -105,13 +102,3 @@ def tiled_mean(mean: Callable[[Tensor], Tensor], tiling: Tiling) -> Callable[[Te
         return torch.stack(out)
 
     return fn
-
-
-def tiled_method(method: Any, tiling: Tiling) -> Any:
-    """A shallow copy of ``method`` whose whole-``cond`` callables (residual mean, flow centre) are tiled."""
-    if isinstance(method, Residual):
-        return Residual(tiled_mean(method.mean, tiling), tiled_method(method.generative, tiling))
-    if getattr(method, "center", None) is not None:
-        method = copy.copy(method)
-        method.center = tiled_mean(method.center, tiling)
-    return method

@@ -5,7 +5,7 @@ Every reader in :data:`READERS` has the signature
     reader(path: str | PathLike, **kwargs) -> list[Field]
 
 returning one Field per (time, channel) in the file (a multi-time file gives all
-its times). Rain readers give ``rain_rate`` in mm/h (ODIM: as stored unless
+its times; an FCI chunk or an HRIT segment reads its whole repeat cycle). Rain readers give ``rain_rate`` in mm/h (ODIM: as stored unless
 ``to_rain=True``), satellite readers brightness temperature in K (``channels=``
 selects). Any unreadable or unknown input raises :class:`qpeflow.errors.QpeflowError`
 naming the file. This package imports nothing else from qpeflow but errors.
@@ -24,11 +24,14 @@ from qpeflow.errors import input_error
 from qpeflow.io.field import Field
 from qpeflow.io.grid import Grid
 from qpeflow.io.hdf5 import open_hdf5
+from qpeflow.io.radar_meteofrance import read_meteofrance, read_meteofrance_grid
 from qpeflow.io.radar_national import read_bom, read_fmi, read_knmi, read_mch
 from qpeflow.io.radar_odim import read_odim, read_w4c_rates
+from qpeflow.io.satellite_fci import read_fci_file
 from qpeflow.io.satellite_satip import read_satip
 from qpeflow.io.satellite_satpy import read_seviri, read_seviri_file, satpy_reader_for
 from qpeflow.io.satellite_w4c import read_w4c_hrit
+from qpeflow.io.sevmos import read_sevmos
 
 __all__ = ["READERS", "SATELLITE_FORMATS", "Field", "Grid", "detect_format", "read", "read_seviri"]
 
@@ -43,13 +46,24 @@ READERS: dict[str, Callable[..., list[Field]]] = {
     "seviri_native": read_seviri_file,
     "seviri_hrit": read_seviri_file,
     "seviri_nc": read_seviri_file,
+    "fci_nc": read_fci_file,
     "satip_zarr": read_satip,
     "w4c_hrit": read_w4c_hrit,
+    "meteofrance": read_meteofrance,
+    "meteofrance_grid": read_meteofrance_grid,
+    "sevmos": read_sevmos,
 }
-SATELLITE_FORMATS = frozenset({"seviri_native", "seviri_hrit", "seviri_nc", "satip_zarr", "w4c_hrit"})
+SATELLITE_FORMATS = frozenset(
+    {"seviri_native", "seviri_hrit", "seviri_nc", "fci_nc", "satip_zarr", "w4c_hrit", "sevmos"}
+)
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-_SATPY_FORMATS = {"seviri_l1b_native": "seviri_native", "seviri_l1b_hrit": "seviri_hrit", "seviri_l1b_nc": "seviri_nc"}
+_SATPY_FORMATS = {
+    "seviri_l1b_native": "seviri_native",
+    "seviri_l1b_hrit": "seviri_hrit",
+    "seviri_l1b_nc": "seviri_nc",
+    "fci_l1c_nc": "fci_nc",
+}
 
 
 def _hdf5_format(path: Path) -> str | None:
@@ -66,6 +80,12 @@ def _hdf5_format(path: Path) -> str | None:
             return "w4c_hrit"
         if "precipitation" in keys and "proj" in keys:
             return "bom_nc"
+        if "ACRR" in keys and "QUALITY" in keys:
+            return "meteofrance"
+        if "rain_rate" in keys and "rain_quality" in keys:
+            return "sevmos"
+        if {"grid_mapping", "X", "Y", "latitude", "longitude"} <= keys:
+            return "meteofrance_grid"
     return None
 
 
@@ -118,6 +138,8 @@ def detect_format(path: str | PathLike[str]) -> str:
         raise input_error(path, "a folder that holds no HRIT segments (H-000-MSG*)")
     if not p.exists():
         raise input_error(path, "file not found")
+    if p.is_file() and p.stat().st_size == 0:
+        raise input_error(path, "empty file (0 bytes)")
     by_name = satpy_reader_for(p.name)
     if by_name is not None:
         return _SATPY_FORMATS[by_name]
@@ -128,7 +150,8 @@ def detect_format(path: str | PathLike[str]) -> str:
         raise input_error(
             path,
             "unknown file format (expected ODIM/KNMI/Weather4cast HDF5, MeteoSwiss GIF, "
-            "FMI PGM, BoM netCDF, SEVIRI native/HRIT/netCDF or a Satip zarr zip)",
+            "FMI PGM, BoM netCDF, Meteo-France mosaic, sevmos netCDF, SEVIRI native/HRIT/netCDF, MTG FCI L1c "
+            "netCDF or a Satip zarr zip)",
         )
     return fmt
 

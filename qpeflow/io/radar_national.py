@@ -170,8 +170,23 @@ def read_fmi(path: str | PathLike[str]) -> list[Field]:
     ]
 
 
-def _bom_crs(proj: Any) -> str:
+#: attributes of the BoM ``proj`` grid-mapping variable that define the Albers projection
+BOM_PROJ_ATTRS = (
+    "standard_parallel",
+    "latitude_of_projection_origin",
+    "longitude_of_central_meridian",
+    "semi_major_axis",
+    "semi_minor_axis",
+)
+
+
+def _bom_crs(proj: Any, path: str | PathLike[str]) -> str:
     """PROJ string of the BoM CF ``albers_conical_equal_area`` grid mapping."""
+    missing = [a for a in BOM_PROJ_ATTRS if a not in proj.ncattrs()]
+    if missing:
+        raise input_error(path, f"BoM netCDF variable 'proj' lacks the grid-mapping attribute(s) {missing}")
+    if np.atleast_1d(proj.standard_parallel).size < 2:
+        raise input_error(path, "BoM netCDF 'proj' standard_parallel needs two latitudes")
     lat1, lat2 = (float(v) for v in np.atleast_1d(proj.standard_parallel)[:2])
     return (
         f"+proj=aea +lat_1={lat1} +lat_2={lat2} +lat_0={float(proj.latitude_of_projection_origin)} "
@@ -195,7 +210,7 @@ def read_bom(path: str | PathLike[str]) -> list[Field]:
         acc = np.ma.filled(ds["precipitation"][...].astype(np.float64), np.nan)
         x, y = np.asarray(ds["x"][:], float) * 1000.0, np.asarray(ds["y"][:], float) * 1000.0
         end, start = int(ds["valid_time"][...]), int(ds["start_time"][...])
-        crs = _bom_crs(ds["proj"])
+        crs = _bom_crs(ds["proj"], path)
     finally:
         ds.close()
     minutes = (end - start) / 60.0

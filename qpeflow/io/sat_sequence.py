@@ -8,7 +8,8 @@ latest slot given: a 5-min rapid-scan sequence is thereby subsampled to a 15-min
 model cadence. Every problem is one :class:`QpeflowError` naming a file: a
 missing slot, a cadence that cannot give the model's, a channel the checkpoint
 needs but a file lacks, two satellites mixed, an infrared brightness temperature
-outside [150, 350] K.
+outside [150, 350] K, a channel without one valid pixel, a file without time
+stamps (Weather4cast ``REFL-BT``), an empty folder, a negative tolerance.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 from qpeflow.errors import QpeflowError, input_error
 from qpeflow.io.field import Field
+from qpeflow.io.satellite_fci import slot_key
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,16 @@ IR_RANGE_K = (150.0, 350.0)
 #: fields closer than this (s) belong to one repeat cycle (slot)
 SAME_SLOT_S = 90
 #: MSG mission names -> Meteosat names, so that satpy readers agree on the platform
-_PLATFORM_ALIASES = {"MSG1": "Meteosat-8", "MSG2": "Meteosat-9", "MSG3": "Meteosat-10", "MSG4": "Meteosat-11"}
+_PLATFORM_ALIASES = {
+    "MSG1": "Meteosat-8",
+    "MSG2": "Meteosat-9",
+    "MSG3": "Meteosat-10",
+    "MSG4": "Meteosat-11",
+    "MTI1": "Meteosat-12",
+    "MTGI1": "Meteosat-12",
+}
+#: Meteosat names of the MTG imagers (FCI); Meteosat-8 .. -11 are MSG (SEVIRI)
+_FCI_PLATFORMS = frozenset({"Meteosat-12", "Meteosat-13", "Meteosat-14", "Meteosat-15"})
 
 #: reader(path, channels) -> fields of the channels at every time the file holds
 Reader = Callable[[str, Sequence[str]], list[Field]]
@@ -66,7 +77,8 @@ def _default_reader(path: str, channels: Sequence[str]) -> list[Field]:
     if fmt not in SATELLITE_FORMATS:
         raise input_error(
             path,
-            f"not a SEVIRI file (it reads as {fmt!r}); give native, HRIT, netCDF, Satip zarr or Weather4cast files",
+            f"not a SEVIRI file (it reads as {fmt!r}); give native, HRIT, netCDF, MTG FCI, Satip zarr or "
+            "Weather4cast files",
         )
     return READERS[fmt](path, channels=tuple(channels))
 
@@ -75,13 +87,20 @@ def distinct_files(paths: Sequence[str | Path]) -> list[Path]:
     """Folders expanded to their files; one HRIT file per (folder, slot), since one reads the whole slot."""
     files: list[Path] = []
     for item in map(Path, paths):
-        files.extend(sorted(q for q in item.iterdir() if q.is_file()) if item.is_dir() else [item])
+        if item.is_dir():
+            inside = sorted(q for q in item.iterdir() if q.is_file() and not q.name.startswith("."))
+            if not inside:
+                raise input_error(item, "empty folder: no satellite files in it")
+            files.extend(inside)
+        else:
+            files.append(item)
     seen: set[tuple[Path, str]] = set()
     out = []
     for f in files:
         parts = f.name.split("-")
-        if f.name.startswith("H-000-") and len(parts) >= 7:
-            key = (f.parent, parts[6])  # HRIT names: H-000-MSG2__-MSG2________-IR_108___-000004___-201010111400-__
+        fci = slot_key(f.name)  # FCI chunks: one reads its whole repeat cycle
+        if fci is not None or (f.name.startswith("H-000-") and len(parts) >= 7):
+            key = (f.parent, fci or parts[6])  # HRIT: H-000-MSG2__-MSG2________-IR_108___-000004___-201010111400-__
             if key in seen:
                 continue
             seen.add(key)
@@ -103,9 +122,25 @@ def read_frames(paths: Sequence[str | Path], channels: Sequence[str], reader: Re
     for path in distinct_files(paths):
         if not path.exists():
             raise input_error(path, "satellite file not found")
-        fields.extend(read(str(path), channels))
+        got = read(str(path), channels)
+        if not got:
+            raise input_error(path, "holds no satellite field")
+        fields.extend(got)
+    check_times(fields)
     check_platform(fields)
     return group_slots(fields)
+
+
+def check_times(fields: Sequence[Field]) -> None:
+    """Raise naming the file of the first field without a valid time (NaT)."""
+    for f in fields:
+        if np.isnat(np.datetime64(f.valid_time)):
+            raise input_error(
+                f.source,
+                "holds no time stamps (a Weather4cast REFL-BT file has neither times nor a georeference), so "
+                "its slots cannot be matched to the checkpoint's input sequence; give SEVIRI native, HRIT, "
+                "netCDF or Satip zarr files",
+            )
 
 
 def group_slots(fields: Sequence[Field]) -> list[Frame]:
@@ -119,8 +154,33 @@ def group_slots(fields: Sequence[Field]) -> list[Frame]:
     return frames
 
 
+def instrument_of(field: Field) -> str:
+    """ "fci" (MTG), "seviri" (MSG) or '' if unknown: ``attrs["sensor"]``, else told by the platform."""
+    sensor = str(field.attrs.get("sensor") or "").lower()
+    if sensor in ("fci", "seviri"):
+        return sensor
+    platform = platform_of(field)
+    if platform.startswith("MTG") or platform in _FCI_PLATFORMS:
+        return "fci"
+    return "seviri" if platform.startswith(("Meteosat", "MSG")) else ""
+
+
+def check_instrument(fields: Sequence[Field]) -> None:
+    """Raise naming the first file of another imager: an FCI (10-min) file among SEVIRI ones, or the reverse."""
+    known = [(instrument_of(f), f) for f in fields if instrument_of(f)]
+    for name, f in known[1:]:
+        if name != known[0][0]:
+            fci, seviri = (f, known[0][1]) if name == "fci" else (known[0][1], f)
+            raise input_error(
+                f.source,
+                f"an MTG FCI file ({Path(fci.source).name}) mixed with SEVIRI files ({Path(seviri.source).name}) "
+                "in one sequence; give the frames of one imager",
+            )
+
+
 def check_platform(fields: Sequence[Field]) -> None:
-    """Raise if the fields come from more than one satellite (unknown platforms are not compared)."""
+    """Raise if the fields come from more than one imager or satellite (unknown platforms are not compared)."""
+    check_instrument(fields)
     known = [(platform_of(f), f) for f in fields if platform_of(f)]
     for name, f in known[1:]:
         if name != known[0][0]:
@@ -164,6 +224,10 @@ def select_slots(
     Raises:
         QpeflowError: the files' cadence cannot give the model's, or a slot is missing.
     """
+    if not frames:
+        raise QpeflowError("no satellite slots to choose from")
+    if not np.isfinite(tolerance_minutes) or tolerance_minutes < 0:
+        raise QpeflowError(f"tolerance {tolerance_minutes:g} min: must be >= 0")
     t0 = frames[-1].valid_time if t0 is None else np.datetime64(t0, "s")
     chosen: list[Frame] = []
     need = ", ".join(f"{o:+d}" for o in time_in)
@@ -176,10 +240,13 @@ def select_slots(
         spacing = _spacing_minutes(frames)
         off = spacing is not None and _off_cadence(spacing, cadence_minutes, tolerance_minutes)
         if spacing is not None and spacing > tolerance_minutes and off:
+            fci = " (MTG FCI repeat cycles)" if all(instrument_of(f) == "fci" for f in best.fields.values()) else ""
             raise input_error(
                 best.source,
-                f"satellite files are {spacing:g} min apart, which cannot give the "
-                f"checkpoint's {cadence_minutes:g}-min sequence (t0 {need} min)",
+                f"satellite files are {spacing:g} min apart{fci}, which cannot give the "
+                f"checkpoint's {cadence_minutes:g}-min sequence (t0 {need} min): the slot for t0{offset:+d} min "
+                f"({_hhmm(target)[-5:]}) is {abs(_minutes(best.valid_time - target)):g} min from the nearest file "
+                f"({_hhmm(best.valid_time)[-5:]}), beyond the {tolerance_minutes:g}-min tolerance",
             )
         raise input_error(
             frames[-1].source,
@@ -187,6 +254,11 @@ def select_slots(
             f"needs {len(time_in)} frame(s) at t0 {need} min "
             f"(t0 = {_hhmm(t0)}), the files give "
             f"{', '.join(_hhmm(f.valid_time)[-5:] for f in frames)}",
+        )
+    worst = max(abs(_minutes(f.valid_time - t0) - o) for f, o in zip(chosen, time_in))
+    if worst > 0:
+        log.warning(
+            "satellite slots up to %g min from the checkpoint's offsets (tolerance %g)", worst, tolerance_minutes
         )
     skipped = len(frames) - len({id(f) for f in chosen})
     if skipped:
@@ -219,11 +291,11 @@ def is_infrared(field: Field) -> bool:
 
 
 def check_brightness(field: Field, bounds: tuple[float, float] = IR_RANGE_K) -> None:
-    """Raise if a thermal channel holds a brightness temperature outside ``bounds`` (K)."""
-    if not is_infrared(field):
-        return
+    """Raise if a channel holds no valid pixel, or a thermal one a brightness temperature outside ``bounds`` (K)."""
     finite = field.data[np.isfinite(field.data)]
     if finite.size == 0:
+        raise input_error(field.source, f"{field.name} holds no valid pixel (all NaN): corrupt or empty file?")
+    if not is_infrared(field):
         return
     lo, hi = float(finite.min()), float(finite.max())
     if lo < bounds[0] or hi > bounds[1]:

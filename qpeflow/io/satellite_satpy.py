@@ -27,17 +27,24 @@ from qpeflow.errors import QpeflowError, input_error
 from qpeflow.io.field import Field
 from qpeflow.io.grid import Grid
 from qpeflow.io.satellite_common import channel_field, grid_from_centres, missing_channel, orient_north_up
+from qpeflow.io.satellite_fci import is_fci_name
 
 PathsLike = str | PathLike[str] | Sequence[str | PathLike[str]]
 
 
 def satpy_reader_for(name: str) -> str | None:
-    """The satpy reader name for a SEVIRI file name, or None."""
+    """The satpy reader name for a SEVIRI (or MTG FCI) file name, or None.
+
+    EUMETSAT's netCDF names all start ``W_XX-EUMETSAT``: ``...,MTI1+FCI-1C-RRAD-...nc`` is FCI
+    level 1c (``fci_l1c_nc``), ``...,VIS+IR+HRV+IMAGERY,MSG4+SEVIRI_C_EUMG_...nc`` SEVIRI.
+    """
     base = Path(name).name
     if base.upper().endswith(".NAT"):
         return "seviri_l1b_native"
     if base.startswith("H-000-MSG"):
         return "seviri_l1b_hrit"
+    if is_fci_name(base):
+        return "fci_l1c_nc"
     if base.startswith("W_XX-EUMETSAT") and base.endswith(".nc"):
         return "seviri_l1b_nc"
     return None
@@ -45,13 +52,19 @@ def satpy_reader_for(name: str) -> str | None:
 
 @contextmanager
 def _quiet_satpy() -> Iterator[None]:
-    """Hide satpy's informational warnings (e.g. "No IMPF configuration field") for one read."""
+    """Hide satpy's informational log lines (e.g. "No IMPF configuration field") and the
+    UserWarnings its readers and pyresample raise (e.g. HRIT without a PRO file) for one read:
+    what qpeflow needs from the files it checks itself, with one-line errors."""
     loggers = [logging.getLogger(name) for name in ("satpy", "hrit_msg")]  # hrit_msg: satpy's HRIT reader
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
     try:
-        yield
+        with warnings.catch_warnings():
+            for module in ("satpy", "pyresample", "pyproj", "dask"):
+                warnings.filterwarnings("ignore", category=UserWarning, module=module)
+            warnings.filterwarnings("ignore", category=RuntimeWarning, module="satpy")
+            yield
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
@@ -71,12 +84,25 @@ def _scene(files: list[Path], label: str) -> Any:
     readers = {satpy_reader_for(str(f)) for f in files} - {None}
     if len(readers) != 1:
         raise input_error(label, f"cannot tell one SEVIRI format from the file names (readers {sorted(readers)})")
+    reader = readers.pop()
+    if reader == "seviri_l1b_hrit":
+        _check_hrit_parts(files, label)
     from satpy import Scene
 
     try:
-        return Scene(reader=readers.pop(), filenames=[str(f) for f in files])
+        return Scene(reader=reader, filenames=[str(f) for f in files])
     except Exception as exc:  # satpy raises ValueError/OSError/KeyError for unusable files
         raise input_error(label, f"satpy cannot open these SEVIRI files: {type(exc).__name__}: {exc}") from exc
+
+
+def _check_hrit_parts(files: list[Path], label: str) -> None:
+    """An HRIT slot needs its prologue and epilogue beside the segments (satpy only warns, then fails)."""
+    names = [f.name for f in files]
+    for part, what in (("-PRO", "prologue"), ("-EPI", "epilogue")):
+        if not any(part in n for n in names):
+            raise input_error(
+                label, f"HRIT slot without its {what} file (H-000-...{part}______-...); copy it beside the segments"
+            )
 
 
 def _crop_to_data(data: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -123,9 +149,19 @@ def read_seviri(
         crop_to_data: drop all-NaN border rows/columns (space, missing HRIT segments).
     """
     files = _expand(paths)
-    label = str(paths if isinstance(paths, (str, PathLike)) else files[0].parent)
     if not files:
-        raise input_error(label, "no files")
+        raise input_error(str(paths), "no files")
+    readers = {satpy_reader_for(f.name) for f in files}
+    if readers == {"fci_l1c_nc"}:
+        from qpeflow.io.satellite_fci import read_fci
+
+        fields = read_fci(files, channels)
+        return fields if area is None else _regridded(fields, area)
+    if len(files) > 1 and "seviri_l1b_hrit" not in readers:
+        # one scene per .nat / netCDF file, so that an error names the bad file, never its folder
+        return [f for one in files for f in read_seviri([one], channels, area, crop_to_data)]
+    # name the file itself when there is one (a .nat, a netCDF), the folder for HRIT segments
+    label = str(files[0] if len(files) == 1 else paths if isinstance(paths, (str, PathLike)) else files[0].parent)
     with _quiet_satpy():
         scn = _scene(files, label)
         available = list(scn.available_dataset_names())
@@ -137,8 +173,10 @@ def read_seviri(
         except Exception as exc:
             raise input_error(label, f"satpy failed to load {list(channels)}: {type(exc).__name__}: {exc}") from exc
         fields = [_to_field(scn[ch], ch, label, crop_to_data) for ch in channels]
-    if area is None:
-        return fields
+    return fields if area is None else _regridded(fields, area)
+
+
+def _regridded(fields: list[Field], area: Grid) -> list[Field]:
     from qpeflow.io.regrid import regrid
 
     return [regrid(f, area, "bilinear") for f in fields]

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from torch import Tensor
 
 from qpeflow.errors import QpeflowError
-from qpeflow.methods.base import Estimate, Method
+from qpeflow.methods.base import Estimate, Method, Noise
+from qpeflow.methods.baselines import BASELINES, IRBaseline
 from qpeflow.methods.ddpm import DDPM
 from qpeflow.methods.flow import FlowMatching, GaussianSource, MeanSource, Source
 from qpeflow.methods.regression import Regression
@@ -23,14 +24,17 @@ if TYPE_CHECKING:  # only the type: methods do not depend on the config module a
     from qpeflow.config import MethodConfig
 
 __all__ = [
+    "BASELINES",
     "DDPM",
     "METHODS",
     "SOURCES",
     "Estimate",
     "FlowMatching",
     "GaussianSource",
+    "IRBaseline",
     "MeanSource",
     "Method",
+    "Noise",
     "Regression",
     "Residual",
     "build_method",
@@ -50,7 +54,9 @@ SOURCES: dict[str, Callable[[MethodConfig], Source]] = {
 
 METHODS: dict[str, Callable[[MethodConfig], Method]] = {
     "regression": lambda cfg: Regression(cfg.loss),
-    "ddpm": lambda cfg: DDPM(cfg.prediction, cfg.schedule, cfg.diffusion_steps),
+    "ddpm": lambda cfg: DDPM(
+        cfg.prediction, cfg.schedule, cfg.diffusion_steps, cfg.x0_limit, cfg.zero_terminal_snr, cfg.max_beta
+    ),
     "flow": lambda cfg: FlowMatching(cfg.sigma_min, cfg.t_sampling, _source(cfg)),
 }
 

@@ -24,10 +24,66 @@ Net = Callable[..., Tensor]
 
 @dataclass(frozen=True)
 class Estimate:
-    """samples: (M, B, 1, H, W) members in model space; nfe: network evaluations per member."""
+    """sample: (B, 1, H, W) one estimate per condition, in model space; nfe: network evaluations."""
 
-    samples: Tensor
+    sample: Tensor
     nfe: int
+
+
+class Noise:
+    """Standard noise for a batch, row b drawn from its own generator (EDM's ``StackedRandomGenerator``).
+
+    Karras et al. (2022, EDM, ``generate.py``) draw each image's latents from a
+    generator seeded by that image's seed, so an image is reproduced from its seed
+    whatever the batch it is drawn in. Here row b of every draw comes from
+    ``generators[b]``: the inference driver seeds it from (seed, member, sample),
+    so member m of sample i is the same whatever the batch size, the device or the
+    tiling. The generators live on the CPU (a CPU and a CUDA run draw the same
+    numbers) and draws are moved to ``device``.
+
+    ``Noise.global_(batch, device)`` draws from torch's global generator instead (tests, quick use).
+    """
+
+    def __init__(
+        self, generators: Sequence[torch.Generator] | None, device: torch.device | str, batch: int | None = None
+    ) -> None:
+        if generators is not None and batch is not None and len(generators) != batch:
+            raise QpeflowError(f"noise: {len(generators)} generator(s) for a batch of {batch}")
+        if generators is None and batch is None:
+            raise QpeflowError("noise: give one generator per row, or the batch size")
+        self.generators = list(generators) if generators is not None else None
+        self.batch = len(self.generators) if self.generators is not None else int(batch or 0)
+        self.device = torch.device(device)
+
+    @classmethod
+    def global_(cls, batch: int, device: torch.device | str = "cpu") -> Noise:
+        """Noise from torch's global generator (not reproducible per row)."""
+        return cls(None, device, batch)
+
+    @classmethod
+    def seeded(cls, seeds: Sequence[int], device: torch.device | str = "cpu") -> Noise:
+        """One CPU generator per row, row b seeded with ``seeds[b]``."""
+        return cls([torch.Generator().manual_seed(int(s)) for s in seeds], device)
+
+    def _draw(self, fn: Callable[..., Tensor], shape: Sequence[int]) -> Tensor:
+        shape = tuple(int(s) for s in shape)
+        if not shape or shape[0] != self.batch:
+            raise QpeflowError(f"noise: asked for shape {shape}, the batch has {self.batch} row(s)")
+        if self.generators is None:
+            return fn(shape, device=self.device)
+        rows = [fn(shape[1:], generator=g, device=g.device) for g in self.generators]
+        return torch.stack(rows).to(self.device)
+
+    def randn(self, shape: Sequence[int]) -> Tensor:
+        """Standard normal float32 of ``shape`` (shape[0] = batch), row b from generator b."""
+        return self._draw(torch.randn, shape)
+
+    def rand(self, shape: Sequence[int]) -> Tensor:
+        """Uniform [0, 1) float32 of ``shape``, row b from generator b."""
+        return self._draw(torch.rand, shape)
+
+
+CondFn = Callable[[Tensor], Tensor]
 
 
 @runtime_checkable
@@ -37,30 +93,31 @@ class Method(Protocol):
     Attributes:
         x_channels: channels of the state the net receives as x (0: no state).
         aux_channels: channels of auxiliary fields the net receives as aux.
+        label: short name used in predictions files and reports (unet, ddpm, cfm,
+            cfm_residual, ...); a composed method derives it from its parts.
     """
 
     x_channels: int
     aux_channels: int
+    label: str
 
     def loss(self, net: Net, batch: Batch, generator: torch.Generator | None = None) -> Tensor:
         """Scalar loss, a mean over pixels with batch.mask == 1 only."""
         ...
 
-    def estimate(
-        self,
-        net: Net,
-        cond: Tensor,
-        n_members: int,
-        steps: int,
-        generators: Sequence[torch.Generator] | None = None,
-        sampler: str = "",
-    ) -> Estimate:
-        """n_members estimates for each sequence of cond (B, T, C, H, W).
+    def estimate(self, net: Net, cond: Tensor, steps: int, noise: Noise | None = None, sampler: str = "") -> Estimate:
+        """One estimate (B, 1, H, W) for each sequence of cond (B, T, C, H, W).
 
-        Member m draws all its noise from ``generators[m]`` (one per member), so
-        it is reproducible from that generator's seed alone. ``sampler=""``
-        picks the method's default.
+        Row b draws all its noise from row b of ``noise`` (:class:`Noise`), so it is
+        reproducible from that row's generator alone. ``noise=None``: torch's global
+        generator. ``sampler=""`` picks the method's default. Ensembles are the
+        caller's loop over members (:mod:`qpeflow.inference.driver`).
         """
+        ...
+
+    def map_cond_fns(self, wrap: Callable[[CondFn], CondFn]) -> Method:
+        """This method with every whole-``cond`` callable it holds (a residual's mean, a flow's
+        centre) replaced by ``wrap(fn)``; e.g. tiled inference evaluates them tile by tile."""
         ...
 
 
@@ -76,28 +133,9 @@ def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
     return total / keep.sum().clamp(min=1)
 
 
-def check_generators(generators: Sequence[torch.Generator] | None, n_members: int) -> None:
-    """One generator per member, or None (torch's global generator)."""
-    if n_members < 1:
-        raise QpeflowError(f"estimate: need at least one member, got {n_members}")
-    if generators is not None and len(generators) != n_members:
-        raise QpeflowError(f"estimate: got {len(generators)} generator(s) for {n_members} member(s); need one each")
-
-
-def repeat_members(x: Tensor, n_members: int) -> Tensor:
-    """(B, ...) -> (M B, ...), member-major: rows m B .. (m + 1) B - 1 are member m."""
-    return x.repeat(n_members, *([1] * (x.ndim - 1)))
-
-
-def split_members(x: Tensor, n_members: int) -> Tensor:
-    """(M B, ...) member-major -> (M, B, ...)."""
-    return x.reshape(n_members, x.shape[0] // n_members, *x.shape[1:])
-
-
-def member_groups(n_members: int, batch: int, max_batch: int) -> list[range]:
-    """Split members into consecutive groups of at most max(1, max_batch // batch) members."""
-    size = max(1, max_batch // max(batch, 1)) if max_batch > 0 else n_members
-    return [range(s, min(s + size, n_members)) for s in range(0, n_members, size)]
+def noise_or_global(noise: Noise | None, batch: int, device: torch.device | str) -> Noise:
+    """``noise``, or noise from torch's global generator for ``batch`` rows when None."""
+    return noise if noise is not None else Noise.global_(batch, device)
 
 
 def randn(shape: Sequence[int], generator: torch.Generator | None, device: torch.device | str) -> Tensor:

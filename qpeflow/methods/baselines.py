@@ -16,7 +16,15 @@ Pure numpy on brightness temperature T in K (NaN stays NaN), rain rate out in mm
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
+import torch
+from torch import Tensor
+
+from qpeflow.errors import QpeflowError
+from qpeflow.methods.base import Estimate
 
 GPI_THRESHOLD_K = 235.0
 GPI_RATE_MM_H = 3.0
@@ -44,3 +52,46 @@ def autoestimator(bt_k: np.ndarray) -> np.ndarray:
 
 #: baseline name -> function of brightness temperature (K) returning rain rate (mm/h)
 BASELINES = {"gpi": gpi, "autoestimator": autoestimator}
+
+
+class IRBaseline:
+    """A literature baseline as a method without a network: rain from IR_108 at the valid time.
+
+    It reads the normalised IR_108 of the last frame of ``cond`` (B, T, C, H, W),
+    turns it back into K with the statistics it was given, applies the formula and
+    returns the rain in model space (``to_model``, e.g. ``LogRain.forward``), so an
+    estimator treats it like any method: nfe = 0, no noise, no training objective.
+
+    Args:
+        name: a key of :data:`BASELINES`.
+        ir_index: position of IR_108 along cond's channel axis.
+        ir_mean, ir_std: normalisation of that channel (K).
+        to_model: rain (mm/h) -> model space.
+    """
+
+    x_channels = 0
+    aux_channels = 0
+
+    def __init__(
+        self, name: str, ir_index: int, ir_mean: float, ir_std: float, to_model: Callable[[Tensor], Tensor]
+    ) -> None:
+        if name not in BASELINES:
+            raise QpeflowError(f"baseline: unknown {name!r}; known: {sorted(BASELINES)}")
+        self.label, self.fn = name, BASELINES[name]
+        self.ir_index, self.ir_mean, self.ir_std = ir_index, float(ir_mean), float(ir_std)
+        self.to_model = to_model
+
+    def loss(self, net: Any, batch: Any, generator: torch.Generator | None = None) -> Tensor:
+        raise QpeflowError(f"{self.label}: a literature baseline has no training objective")
+
+    def estimate(self, net: Any, cond: Tensor, steps: int = 1, noise: Any = None, sampler: str = "") -> Estimate:
+        """(B, 1, H, W) model-space rain of the formula on IR_108 (K) at the valid time; nfe = 0.
+
+        NaN infrared (no data) gives NaN rain."""
+        bt = cond[:, -1, self.ir_index].double().cpu().numpy() * self.ir_std + self.ir_mean
+        rain = torch.from_numpy(self.fn(bt)).to(cond.device)[:, None]
+        return Estimate(self.to_model(rain.float()), 0)
+
+    def map_cond_fns(self, wrap: Callable[[Any], Any]) -> IRBaseline:
+        """No whole-cond callable: the baseline itself."""
+        return self

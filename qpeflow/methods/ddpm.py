@@ -16,26 +16,17 @@ Lin et al. 2024, Table 2), so the first step always starts from pure noise.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 from qpeflow.data.batch import Batch
 from qpeflow.errors import QpeflowError
-from qpeflow.methods.base import (
-    Estimate,
-    Net,
-    check_generators,
-    masked_mean,
-    member_groups,
-    rand,
-    randn,
-    repeat_members,
-    split_members,
-)
+from qpeflow.methods.base import CondFn, Estimate, Net, Noise, masked_mean, noise_or_global, rand, randn
 from qpeflow.methods.noise_schedules import SCHEDULES, NoiseSchedule
-from qpeflow.samplers import DIFFUSION_SAMPLERS, Denoised, Denoiser, randn_members
+from qpeflow.methods.noise_schedules import zero_terminal_snr as zero_terminal_snr_schedule
+from qpeflow.samplers import DIFFUSION_SAMPLERS, Denoised, Denoiser
 
 PREDICTIONS = ("eps", "v")
 
@@ -55,23 +46,27 @@ class DDPM:
         schedule: ``"linear"`` or ``"cosine"`` (:mod:`qpeflow.methods.noise_schedules`).
         diffusion_steps: N training steps (1000 in Ho et al.).
         x0_limit: predicted clean samples are clamped to [-x0_limit, x0_limit]
-            during sampling (eps is recomputed to match). 8 in model space is
-            about 9e5 mm/h, far above any real rain, so it only stops blow-ups
-            of eps-prediction near pure noise (1 / sqrt(abar) ~ 2e4 at i = N - 1).
-        max_batch: at most this many fields per network call when sampling
-            (members are grouped); 0: all members at once.
+            during sampling (eps is recomputed to match). The default 4.3 is the
+            model-space value of 500 mm/h (``LogRain``'s cap): the data range, so a
+            poor eps estimate near pure noise (x0 = eps error / sqrt(abar)) cannot
+            saturate a sample at an absurd rate; a residual lives in [-4.3, 4.3] too.
+        zero_terminal_snr: rescale the schedule so abar = 0 at the last step
+            (Lin et al. 2024); needs ``prediction="v"``.
+        max_beta: the cosine schedule's clip of beta (0.999 in Nichol & Dhariwal 2021).
     """
 
     x_channels = 1
     aux_channels = 0
+    label = "ddpm"
 
     def __init__(
         self,
-        prediction: str = "eps",
+        prediction: str = "v",
         schedule: str = "cosine",
         diffusion_steps: int = 1000,
-        x0_limit: float = 8.0,
-        max_batch: int = 256,
+        x0_limit: float = 4.3,
+        zero_terminal_snr: bool = True,
+        max_beta: float = 0.999,
     ) -> None:
         if prediction not in PREDICTIONS:
             raise QpeflowError(f"method.prediction: unknown {prediction!r}; known: {list(PREDICTIONS)}")
@@ -79,10 +74,16 @@ class DDPM:
             raise QpeflowError(f"method.schedule: unknown {schedule!r}; known: {sorted(SCHEDULES)}")
         if diffusion_steps < 1:
             raise QpeflowError(f"method.diffusion_steps: need >= 1, got {diffusion_steps}")
+        if zero_terminal_snr and prediction == "eps":
+            raise QpeflowError(
+                "method.zero_terminal_snr needs method.prediction: v (eps is undefined where abar = 0, Lin et al. 2024)"
+            )
+        if not x0_limit > 0:
+            raise QpeflowError(f"method.x0_limit: must be > 0, got {x0_limit}")
         self.prediction = prediction
-        self.schedule: NoiseSchedule = SCHEDULES[schedule](diffusion_steps)
+        base = SCHEDULES[schedule](diffusion_steps, **({"max_beta": max_beta} if schedule == "cosine" else {}))
+        self.schedule: NoiseSchedule = zero_terminal_snr_schedule(base) if zero_terminal_snr else base
         self.x0_limit = x0_limit
-        self.max_batch = max_batch
 
     def _abar(self, i: Tensor, device: torch.device) -> Tensor:
         return self.schedule.alphas_cumprod.to(device)[i].float().reshape(-1, 1, 1, 1)
@@ -115,27 +116,18 @@ class DDPM:
 
         return denoise
 
-    def estimate(
-        self,
-        net: Net,
-        cond: Tensor,
-        n_members: int,
-        steps: int,
-        generators: Sequence[torch.Generator] | None = None,
-        sampler: str = "",
-    ) -> Estimate:
-        """Members (M, B, 1, H, W) by DDIM (default) or ancestral sampling with ``steps`` steps; nfe = steps."""
-        check_generators(generators, n_members)
+    def estimate(self, net: Net, cond: Tensor, steps: int, noise: Noise | None = None, sampler: str = "") -> Estimate:
+        """One sample (B, 1, H, W) per condition by DDIM (default) or ancestral sampling; nfe = steps."""
         name = sampler or "ddim"
         if name not in DIFFUSION_SAMPLERS:
             raise QpeflowError(f"sample.sampler: {name!r} is not a DDPM sampler; known: {sorted(DIFFUSION_SAMPLERS)}")
         timesteps = trailing_timesteps(self.schedule.n_steps, steps)
         b, (h, w) = cond.shape[0], cond.shape[-2:]
-        out = []
-        for group in member_groups(n_members, b, self.max_batch):
-            gens = [generators[m] for m in group] if generators is not None else None
-            x = randn_members((b if gens else len(group) * b, 1, h, w), gens, cond.device)
-            c = repeat_members(cond, len(group))
-            res = DIFFUSION_SAMPLERS[name](self.denoiser(net, c), x, self.schedule.alphas_cumprod, timesteps, gens)
-            out.append(split_members(res.x, len(group)))
-        return Estimate(torch.cat(out), len(timesteps))
+        rows = noise_or_global(noise, b, cond.device)
+        x = rows.randn((b, 1, h, w)).to(cond.device)
+        res = DIFFUSION_SAMPLERS[name](self.denoiser(net, cond), x, self.schedule.alphas_cumprod, timesteps, rows.randn)
+        return Estimate(res.x, len(timesteps))
+
+    def map_cond_fns(self, wrap: Callable[[CondFn], CondFn]) -> DDPM:
+        """No whole-cond callable: the method itself."""
+        return self

@@ -26,7 +26,7 @@ midpoint); nfe = steps for euler, 2 steps for heun and midpoint.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,18 +35,8 @@ from torch import Tensor
 
 from qpeflow.data.batch import Batch
 from qpeflow.errors import QpeflowError
-from qpeflow.methods.base import (
-    Estimate,
-    Net,
-    check_generators,
-    masked_mean,
-    member_groups,
-    rand,
-    randn,
-    repeat_members,
-    split_members,
-)
-from qpeflow.samplers import ODE_SAMPLERS, randn_members, uniform_grid
+from qpeflow.methods.base import CondFn, Estimate, Net, Noise, masked_mean, noise_or_global, rand, randn
+from qpeflow.samplers import ODE_SAMPLERS, uniform_grid
 
 T_SAMPLINGS = ("uniform", "logit_normal")
 
@@ -91,11 +81,11 @@ class FlowMatching:
         t_sampling: ``"uniform"`` or ``"logit_normal"``.
         source: :class:`GaussianSource` or :class:`MeanSource`.
         center: cond (B, T, C, H, W) -> centre (B, 1, H, W) for a MeanSource, or None (centre 0).
-        max_batch: at most this many fields per network call when sampling; 0: all members at once.
     """
 
     x_channels = 1
     aux_channels = 0
+    label = "cfm"
 
     def __init__(
         self,
@@ -103,7 +93,6 @@ class FlowMatching:
         t_sampling: str = "uniform",
         source: Source | None = None,
         center: Callable[[Tensor], Tensor] | None = None,
-        max_batch: int = 256,
     ) -> None:
         if t_sampling not in T_SAMPLINGS:
             raise QpeflowError(f"method.t_sampling: unknown {t_sampling!r}; known: {list(T_SAMPLINGS)}")
@@ -113,7 +102,6 @@ class FlowMatching:
         self.t_sampling = t_sampling
         self.source: Source = source if source is not None else GaussianSource()
         self.center = center
-        self.max_batch = max_batch
 
     def path(self, x0: Tensor, x1: Tensor, t: Tensor) -> PathSample:
         """Lipman et al. 2023, Eqs. 22-23; t (B,) broadcast over (B, 1, H, W)."""
@@ -141,36 +129,25 @@ class FlowMatching:
         p = self.path(x0, x1, t)
         return masked_mean((net(p.x_t, t, batch.cond).float() - p.u_t).square(), batch.mask)
 
-    def estimate(
-        self,
-        net: Net,
-        cond: Tensor,
-        n_members: int,
-        steps: int,
-        generators: Sequence[torch.Generator] | None = None,
-        sampler: str = "",
-    ) -> Estimate:
-        """Members (M, B, 1, H, W) by integrating the learned velocity over ``steps`` uniform steps."""
-        check_generators(generators, n_members)
+    def estimate(self, net: Net, cond: Tensor, steps: int, noise: Noise | None = None, sampler: str = "") -> Estimate:
+        """One sample (B, 1, H, W) per condition: the learned velocity integrated over ``steps`` uniform steps
+        from x0 = source(eps, centre), eps drawn from ``noise``."""
         name = sampler or "euler"
         if name not in ODE_SAMPLERS:
             raise QpeflowError(f"sample.sampler: {name!r} is not a flow sampler; known: {sorted(ODE_SAMPLERS)}")
         if steps < 1:
             raise QpeflowError(f"sample.steps: flow matching needs >= 1 step, got {steps}")
         b, (h, w) = cond.shape[0], cond.shape[-2:]
-        grid = uniform_grid(steps, cond.device)
-        center = self._center(cond)
-        out, nfe = [], 0
-        for group in member_groups(n_members, b, self.max_batch):
-            gens = [generators[m] for m in group] if generators is not None else None
-            eps = randn_members((b if gens else len(group) * b, 1, h, w), gens, cond.device)
-            c = repeat_members(cond, len(group))
-            x0 = self.source.sample(eps, None if center is None else repeat_members(center, len(group)))
+        eps = noise_or_global(noise, b, cond.device).randn((b, 1, h, w)).to(cond.device)
+        x0 = self.source.sample(eps, self._center(cond))
 
-            def velocity(x: Tensor, t: Tensor, c: Tensor = c) -> Tensor:
-                return net(x, t.expand(x.shape[0]), c).float()
+        def velocity(x: Tensor, t: Tensor) -> Tensor:
+            return net(x, t.expand(x.shape[0]), cond).float()
 
-            res = ODE_SAMPLERS[name](velocity, x0, grid)
-            out.append(split_members(res.x, len(group)))
-            nfe = res.nfe
-        return Estimate(torch.cat(out), nfe)
+        res = ODE_SAMPLERS[name](velocity, x0, uniform_grid(steps, cond.device))
+        return Estimate(res.x, res.nfe)
+
+    def map_cond_fns(self, wrap: Callable[[CondFn], CondFn]) -> FlowMatching:
+        """A copy whose ``center`` (if any) is ``wrap(center)``."""
+        center = None if self.center is None else wrap(self.center)
+        return FlowMatching(self.sigma_min, self.t_sampling, self.source, center)

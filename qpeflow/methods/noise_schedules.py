@@ -1,7 +1,8 @@
 """Diffusion noise schedules: beta_i and abar_i = prod_{j <= i} (1 - beta_j), i = 0..N-1.
 
 Index i is 0-based: it is Ho et al.'s t = i + 1. Registry signature:
-``SCHEDULES[name](n_steps: int) -> NoiseSchedule``.
+``SCHEDULES[name](n_steps: int) -> NoiseSchedule`` (the cosine schedule also takes
+``max_beta``); :func:`zero_terminal_snr` rescales any of them.
 """
 
 from __future__ import annotations
@@ -58,7 +59,23 @@ def cosine_schedule(n_steps: int = 1000, s: float = 0.008, max_beta: float = 0.9
     return NoiseSchedule.from_betas(torch.tensor(betas, dtype=torch.float64))
 
 
-SCHEDULES: dict[str, Callable[[int], NoiseSchedule]] = {
+def zero_terminal_snr(schedule: NoiseSchedule) -> NoiseSchedule:
+    """Rescale so that abar at the last step is exactly 0 (Lin et al. 2024, "Common diffusion noise schedules
+    and sample steps are flawed", Algorithm 1).
+
+    sqrt(abar) is shifted and scaled linearly so that its first value is kept and
+    its last becomes 0: the model then trains on pure noise at i = N - 1, the state
+    sampling starts from. Needs v-prediction (eps is undefined where abar = 0).
+    """
+    root = schedule.alphas_cumprod.sqrt()
+    first, last = root[0].clone(), root[-1].clone()
+    root = (root - last) * first / (first - last)
+    abar = root.square()
+    betas = 1.0 - abar / torch.cat([torch.ones(1, dtype=abar.dtype), abar[:-1]])
+    return NoiseSchedule(betas, abar)
+
+
+SCHEDULES: dict[str, Callable[..., NoiseSchedule]] = {
     "linear": linear_schedule,
     "cosine": cosine_schedule,
 }

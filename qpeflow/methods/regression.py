@@ -17,14 +17,14 @@ The network maps the infrared sequence straight to rain in model space,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 from qpeflow.data.batch import Batch
 from qpeflow.errors import QpeflowError
-from qpeflow.methods.base import Estimate, Net, check_generators, masked_mean
+from qpeflow.methods.base import CondFn, Estimate, Net, Noise, masked_mean
 
 LOSSES = ("mse", "mse_quantile")
 
@@ -48,6 +48,7 @@ class Regression:
 
     x_channels = 0
     aux_channels = 0
+    label = "unet"
 
     def __init__(self, loss: str = "mse", quantile_weight: float = 1.0) -> None:
         if loss not in LOSSES:
@@ -74,15 +75,11 @@ class Regression:
         return loss
 
     def estimate(
-        self,
-        net: Net,
-        cond: Tensor,
-        n_members: int,
-        steps: int,
-        generators: Sequence[torch.Generator] | None = None,
-        sampler: str = "",
+        self, net: Net, cond: Tensor, steps: int = 1, noise: Noise | None = None, sampler: str = ""
     ) -> Estimate:
-        """The same mean field for every member; ``steps``, ``generators``, ``sampler`` do not apply. nfe = 1."""
-        check_generators(generators, n_members)
-        pred = self.predict(net, cond)
-        return Estimate(pred.unsqueeze(0).repeat(n_members, 1, 1, 1, 1), 1)
+        """The mean field (B, 1, H, W); ``steps``, ``noise`` and ``sampler`` do not apply. nfe = 1."""
+        return Estimate(self.predict(net, cond), 1)
+
+    def map_cond_fns(self, wrap: Callable[[CondFn], CondFn]) -> Regression:
+        """No whole-cond callable: the regression itself."""
+        return self

@@ -26,51 +26,37 @@ once per batch and shared by the members).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 from qpeflow.data.batch import Batch
-from qpeflow.methods.base import Estimate, Method, Net
+from qpeflow.methods.base import CondFn, Estimate, Method, Net, Noise
 
 MeanFn = Callable[[Tensor], Tensor]
 
 
 class MeanConditioned:
-    """A net wrapper: ``(x, t, cond, aux=None) -> net(x, t, cond, [aux | mu(cond)])``.
+    """A net wrapper: ``(x, t, cond, aux=None) -> net(x, t, cond, [aux | mu])``.
 
-    mu is computed under ``no_grad`` and memoised: for the cond it was built
-    with, for the most recent cond seen, and for a member-major repetition of the
-    known cond (:func:`~qpeflow.methods.base.repeat_members`), so a sampler's
-    many calls cost no extra evaluation of the mean.
+    mu is the mean computed once for the cond the wrapper was built with; a call
+    with any other cond (a tiled network cuts cond into tiles *after* this
+    wrapper, so that does not happen in qpeflow's own code) recomputes it.
     """
 
     def __init__(self, net: Net, mean: MeanFn, cond: Tensor, mu: Tensor) -> None:
         self.net, self.mean = net, mean
-        self._known = (cond, mu)
-        self._last = (cond, mu)
+        self._cond, self._mu = cond, mu
 
-    def _mu(self, cond: Tensor) -> Tensor:
-        if cond is self._last[0]:
-            return self._last[1]
-        known_cond, known_mu = self._known
-        k = cond.shape[0] // max(known_cond.shape[0], 1)
-        if (
-            k >= 1
-            and cond.shape[0] == k * known_cond.shape[0]
-            and cond.shape[1:] == known_cond.shape[1:]
-            and torch.equal(cond, known_cond.repeat(k, *([1] * (cond.ndim - 1))))
-        ):
-            mu = known_mu.repeat(k, *([1] * (known_mu.ndim - 1)))
-        else:
-            with torch.no_grad():
-                mu = self.mean(cond).float()
-        self._last = (cond, mu)
-        return mu
+    def _mu_for(self, cond: Tensor) -> Tensor:
+        if cond is self._cond:
+            return self._mu
+        with torch.no_grad():
+            return self.mean(cond).float()
 
     def __call__(self, x: Tensor | None, t: Tensor, cond: Tensor, aux: Tensor | None = None) -> Tensor:
-        mu = self._mu(cond)
+        mu = self._mu_for(cond)
         aux = mu if aux is None else torch.cat([aux, mu], dim=1)
         return self.net(x, t, cond, aux)
 
@@ -89,6 +75,7 @@ class Residual:
         self.generative = generative
         self.x_channels = generative.x_channels
         self.aux_channels = generative.aux_channels + 1
+        self.label = f"{generative.label}_residual"
 
     def _mu(self, cond: Tensor) -> Tensor:
         with torch.no_grad():
@@ -106,18 +93,12 @@ class Residual:
             MeanConditioned(net, self.mean, batch.cond, mu), self.residual_batch(batch, mu), generator
         )
 
-    def estimate(
-        self,
-        net: Net,
-        cond: Tensor,
-        n_members: int,
-        steps: int,
-        generators: Sequence[torch.Generator] | None = None,
-        sampler: str = "",
-    ) -> Estimate:
-        """mu + residual members, (M, B, 1, H, W); nfe = generative nfe + 1."""
+    def estimate(self, net: Net, cond: Tensor, steps: int, noise: Noise | None = None, sampler: str = "") -> Estimate:
+        """mu + a generated residual, (B, 1, H, W); nfe = generative nfe + 1."""
         mu = self._mu(cond)
-        est = self.generative.estimate(
-            MeanConditioned(net, self.mean, cond, mu), cond, n_members, steps, generators, sampler
-        )
-        return Estimate(est.samples + mu.unsqueeze(0), est.nfe + 1)
+        est = self.generative.estimate(MeanConditioned(net, self.mean, cond, mu), cond, steps, noise, sampler)
+        return Estimate(est.sample + mu, est.nfe + 1)
+
+    def map_cond_fns(self, wrap: Callable[[CondFn], CondFn]) -> Residual:
+        """``Residual(wrap(mean), generative.map_cond_fns(wrap))``."""
+        return Residual(wrap(self.mean), self.generative.map_cond_fns(wrap))

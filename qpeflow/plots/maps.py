@@ -1,11 +1,14 @@
 """Quick-look maps: arrays in, matplotlib Figure out (no score is computed here).
 
-- rain rate (mm/h) on a log colour scale 0.1-100 mm/h; < 0.1 mm/h white; no
-  radar coverage (NaN) light grey;
+- rain rate (mm/h) on the shared log-spaced class scale of
+  :mod:`qpeflow.plots.rain_scale` (0.1, 0.5, 1, 2, 5, 10, 20, 50, 100 mm/h);
+  < 0.1 mm/h white; no radar coverage (NaN) light grey;
 - brightness temperature (K) on a reversed grey scale (cold cloud tops white,
   warm surface dark), NaN (space, no data) in pale blue;
-- a lon/lat graticule drawn from the grid's own coordinates (pyproj), since
-  cartopy's coastlines need a download.
+- coastlines and country borders (:mod:`qpeflow.plots.coastlines`, offline GSHHG
+  data projected into the grid's CRS) and a lon/lat graticule from the grid's
+  own coordinates (pyproj);
+- a title with valid time, platform and product (:func:`quicklook_title`).
 
 Images are drawn in the grid's projected coordinates (km), north up.
 """
@@ -19,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qpeflow.io.atomic import atomic_path
+from qpeflow.plots.coastlines import draw_coastlines
+from qpeflow.plots.rain_scale import NO_DATA_COLOUR, RAIN_LEVELS_MMH, rain_colourbar, rain_image
 
 if TYPE_CHECKING:  # only for hints: plots reads Fields, it does not import the readers
     from matplotlib.axes import Axes
@@ -27,8 +32,8 @@ if TYPE_CHECKING:  # only for hints: plots reads Fields, it does not import the 
     from qpeflow.io.field import Field
     from qpeflow.io.grid import Grid
 
-RAIN_RANGE = (0.1, 100.0)  # mm/h
-NO_COVERAGE = "#d0d0d0"
+RAIN_RANGE = (RAIN_LEVELS_MMH[0], RAIN_LEVELS_MMH[-1])  # mm/h
+NO_COVERAGE = NO_DATA_COLOUR
 SPACE = "#c9d6e8"
 
 
@@ -86,23 +91,11 @@ def _figure(shape: tuple[int, int]) -> tuple[Figure, Axes]:
 
 
 def rain_map(rain: np.ndarray, grid: Grid | None = None, title: str = "") -> Figure:
-    """Rain rate (ny, nx) mm/h, NaN = no coverage -> Figure with a log colour bar."""
-    import matplotlib as mpl
-    from matplotlib.colors import LogNorm
-
+    """Rain rate (ny, nx) mm/h, NaN = no coverage -> Figure with the shared rain colour bar."""
     data = np.asarray(rain, dtype=np.float32)
-    shown = np.ma.masked_invalid(np.where(np.isfinite(data), np.maximum(data, 1e-3), np.nan))
-    cmap = mpl.colormaps["turbo"].with_extremes(under="white", bad=NO_COVERAGE)
     fig, ax = _figure(data.shape)
-    im = ax.imshow(
-        shown,
-        cmap=cmap,
-        norm=LogNorm(*RAIN_RANGE),
-        origin="upper",
-        extent=_axes_extent(grid, data.shape),
-        interpolation="nearest",
-    )
-    fig.colorbar(im, ax=ax, extend="both", shrink=0.8, label="rain rate (mm/h); white < 0.1, grey = no coverage")
+    im = rain_image(ax, data, origin="upper", extent=_axes_extent(grid, data.shape))
+    rain_colourbar(fig, im, ax=ax, shrink=0.8)
     _finish(ax, grid, title)
     return fig
 
@@ -141,31 +134,50 @@ def scalar_map(
         interpolation="nearest",
     )
     fig.colorbar(im, ax=ax, shrink=0.8, label=label)
-    _finish(ax, grid, title, color="tab:orange")
+    _finish(ax, grid, title, color="tab:orange", coast="yellow")
     return fig
 
 
-def _finish(ax: Axes, grid: Grid | None, title: str, color: str = "k") -> None:
+def _finish(ax: Axes, grid: Grid | None, title: str, color: str = "0.55", coast: str = "k") -> None:
+    """Graticule in ``color``, coastlines and borders in ``coast``, axis labels and title."""
     if grid is not None:
         draw_graticule(ax, grid, color=color)
+        draw_coastlines(ax, grid, color=coast)
         ax.set_xlabel("x (km)")
         ax.set_ylabel("y (km)")
     ax.set_title(title, fontsize=9)
     ax.figure.tight_layout()
 
 
+def quicklook_title(field: Field, platform: str | None = None) -> str:
+    """'<time> UTC | <platform> | <product>' and the file name, for a quick-look of ``field``.
+
+    platform: default ``attrs["platform_name"]`` or ``attrs["platform"]``, else "unknown platform";
+    product: ``attrs["product"]`` with the field's name, quantity and units.
+    """
+    when = str(np.datetime_as_string(np.datetime64(field.valid_time, "m"))).replace("T", " ")
+    platform = platform or str(field.attrs.get("platform_name") or field.attrs.get("platform") or "unknown platform")
+    product = " ".join(str(p) for p in (field.attrs.get("product"), field.name) if p)
+    return f"{when} UTC | {platform} | {product} {field.quantity} ({field.units})\n{Path(field.source).name}"
+
+
 def quicklook(
-    field: Field | np.ndarray, title: str | None = None, path: str | os.PathLike[str] | None = None, **kwargs: Any
+    field: Field | np.ndarray,
+    title: str | None = None,
+    path: str | os.PathLike[str] | None = None,
+    platform: str | None = None,
+    **kwargs: Any,
 ) -> Figure:
     """A rain or BT map of a Field (chosen by its quantity) or of a bare rain array (mm/h).
 
+    The title defaults to :func:`quicklook_title` (``platform`` overrides the field's own).
     With ``path`` the figure is also written there (atomically, see :func:`save_figure`).
     """
     if isinstance(field, np.ndarray):
         fig = rain_map(field, None, title or "")
     else:
         if title is None:
-            title = f"{field.name} {field.quantity} ({field.units})  {field.valid_time} UTC\n{Path(field.source).name}"
+            title = quicklook_title(field, platform)
         if field.quantity == "rain_rate":
             fig = rain_map(field.data, field.grid, title)
         elif field.quantity == "brightness_temperature":

@@ -2,7 +2,8 @@
 
 Every score figure takes a ``colours`` mapping (model name -> colour) built once by
 :func:`model_colours`, so a model keeps its colour in every figure of a report.
-Truth is always black; the literature baselines have fixed muted colours.
+Truth is always black. Every model, learned or not (GPI, Auto-Estimator), is
+coloured by the same rule: the palette in sorted name order.
 """
 
 from __future__ import annotations
@@ -25,9 +26,6 @@ MODEL_PALETTE: tuple[str, ...] = (
     "#e377c2",  # pink (tab10)
 )
 
-#: fixed colours of the literature baselines, keyed by ``meta.method``
-BASELINE_COLOURS: dict[str, str] = {"gpi": "#7f7f7f", "autoestimator": "#8c564b"}
-
 TRUTH_COLOUR = "black"
 
 #: line style per verified quantity (member 1 solid, ensemble mean dashed)
@@ -45,25 +43,12 @@ FONT_SIZES: dict[str, float] = {
 }
 
 
-def model_colours(names: Iterable[str], methods: dict[str, str] | None = None) -> dict[str, str]:
-    """Colour per model name, stable for a given set of names.
+def model_colours(names: Iterable[str]) -> dict[str, str]:
+    """Colour per model name: :data:`MODEL_PALETTE` in sorted name order (cycling beyond ten models).
 
-    names: model names (``meta.name``); methods: optional name -> ``meta.method``, so that
-    the baselines ``gpi``/``autoestimator`` get their fixed colours. Other models take the
-    palette in sorted name order (cycling when there are more than ten).
+    Stable for a given set of names, whatever their order; every model is treated alike.
     """
-    methods = methods or {}
-    colours: dict[str, str] = {}
-    learned = []
-    for name in sorted(set(names)):
-        method = methods.get(name, name).lower()
-        if method in BASELINE_COLOURS:
-            colours[name] = BASELINE_COLOURS[method]
-        else:
-            learned.append(name)
-    for i, name in enumerate(learned):
-        colours[name] = MODEL_PALETTE[i % len(MODEL_PALETTE)]
-    return colours
+    return {name: MODEL_PALETTE[i % len(MODEL_PALETTE)] for i, name in enumerate(sorted(set(names)))}
 
 
 def colour_of(name: str, colours: dict[str, str] | None) -> str:

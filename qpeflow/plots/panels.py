@@ -1,186 +1,155 @@
-"""Example-maps panel: IR, truth and each model's members, mean and exceedance probability.
+"""Example maps of one case: one row per model, the same six columns in every row.
 
-Arrays in, :class:`matplotlib.figure.Figure` out. Rows are examples (valid times);
-columns are IR_108 (K, reversed grey so cold cloud tops are white), truth, then per
-model member 1, member 2, ensemble mean and probability of > 1 mm/h (deterministic
-models only have one column). Every rain panel shares one logarithmic colour scale
-of 0.1-100 mm/h (below 0.1 mm/h white), masked pixels (radar did not see) are light
-grey, and each of the three colour scales has one shared colourbar below the panel.
+Arrays in, :class:`matplotlib.figure.Figure` out (:func:`plot_case`). Columns:
+IR_108 (K, reversed grey so cold cloud tops are white), truth, member 1, member 2,
+ensemble mean and probability of rain above a threshold (a deterministic model
+fills the last three with "1 member"). Every row is read from that model's own
+predictions file, so its IR and truth sit beside its estimate. All rain panels use
+the one shared scale of :mod:`qpeflow.plots.rain_scale` (log-spaced classes
+0.1 ... 100 mm/h, white below 0.1 mm/h) with one legend below the figure; pixels
+the radar did not see are light grey. With a georeferenced grid every panel
+carries coastlines and borders (:mod:`qpeflow.plots.coastlines`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import matplotlib as mpl
 import numpy as np
-from matplotlib.colors import Colormap, LogNorm, Normalize
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
+from qpeflow.plots.coastlines import draw_coastlines
 from qpeflow.plots.palette import figure_style
+from qpeflow.plots.rain_scale import NO_DATA_COLOUR, rain_colourbar, rain_image
 
-RAIN_RANGE_MMH: tuple[float, float] = (0.1, 100.0)
-RAIN_TICKS_MMH: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
-MASKED_COLOUR = "#cfcfcf"
-PROB_THRESHOLD_MMH = 1.0
+if TYPE_CHECKING:
+    from qpeflow.io.grid import Grid
+
+MASKED_COLOUR = NO_DATA_COLOUR
+COLUMNS: tuple[str, ...] = ("IR 10.8 µm", "truth", "member 1", "member 2", "ensemble mean", "P")
+CELL_IN = 2.5  # inches per map cell; 6 columns at 100 dpi stay under 2000 px
 
 
 @dataclass(frozen=True)
 class ModelMaps:
-    """Fields of one model at the example times, each (n, H, W); mm/h, probability in [0, 1].
+    """One model's fields at one case, each (H, W); rain in mm/h, probability in [0, 1].
 
-    member2, mean and prob are None for a deterministic model (one member).
+    ir_108 (K) and truth/mask come from the model's own predictions file; member2,
+    mean and prob are None for a deterministic model (one member).
     """
 
+    truth: np.ndarray
+    mask: np.ndarray
     member1: np.ndarray
+    ir_108: np.ndarray | None = None
     member2: np.ndarray | None = None
     mean: np.ndarray | None = None
     prob: np.ndarray | None = None
 
-    def columns(self) -> list[tuple[str, np.ndarray, str]]:
-        """(column title, fields (n, H, W), kind "rain"|"prob") in display order."""
-        if self.member2 is None and self.mean is None and self.prob is None:
-            return [("estimate", self.member1, "rain")]
-        cols = [("member 1", self.member1, "rain")]
-        for title, arr, kind in (
-            ("member 2", self.member2, "rain"),
-            ("ens. mean", self.mean, "rain"),
-            (f"P(> {PROB_THRESHOLD_MMH:g} mm/h)", self.prob, "prob"),
-        ):
-            if arr is not None:
-                cols.append((title, arr, kind))
-        return cols
+    def fields(self) -> list[tuple[np.ndarray | None, str]]:
+        """(field or None, kind "ir" | "rain" | "prob") in :data:`COLUMNS` order, masked where the radar did not see."""
+        hide = lambda a: None if a is None else np.where(self.mask, a, np.nan)  # noqa: E731
+        return [
+            (self.ir_108, "ir"),
+            (hide(self.truth), "rain"),
+            (hide(self.member1), "rain"),
+            (hide(self.member2), "rain"),
+            (hide(self.mean), "rain"),
+            (hide(self.prob), "prob"),
+        ]
 
 
-def _cmap(name: str, under: str | None) -> Colormap:
-    return mpl.colormaps[name].with_extremes(bad=MASKED_COLOUR, under=under)
+@dataclass(frozen=True)
+class CaseMaps:
+    """One example case: its title (valid time, event), rows by model name, grid (None = not georeferenced)."""
+
+    title: str
+    rows: Mapping[str, ModelMaps]
+    grid: Grid | None = None
 
 
-def _masked(fields: np.ndarray, mask: np.ndarray | None, floor: float | None) -> np.ndarray:
-    """NaN outside the radar mask; values raised to ``floor`` so log scales show them as 'under'."""
-    out = np.asarray(fields, dtype=float)
-    if floor is not None:
-        out = np.where(np.isfinite(out), np.maximum(out, floor), np.nan)
-    if mask is not None:
-        out = np.where(np.asarray(mask, dtype=bool), out, np.nan)
-    return out
+def _ir_range(rows: Mapping[str, ModelMaps]) -> tuple[float, float]:
+    ir = np.concatenate([np.ravel(r.ir_108) for r in rows.values() if r.ir_108 is not None] or [np.array([])])
+    ir = ir[np.isfinite(ir)]
+    return (float(np.percentile(ir, 1)), float(np.percentile(ir, 99))) if ir.size else (200.0, 300.0)
 
 
-def plot_example_maps(
-    ir_108: np.ndarray | None,
-    truth: np.ndarray,
-    models: Mapping[str, ModelMaps],
-    mask: np.ndarray | None = None,
-    row_titles: Sequence[str] | None = None,
-    ir_range: tuple[float, float] | None = None,
-) -> Figure:
-    """The example-maps panel, n rows x (2 + model columns) map axes + 3 colourbar axes.
+def _draw_cell(ax: mpl.axes.Axes, field: np.ndarray | None, kind: str, case: CaseMaps, ir_norm: Normalize) -> object:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if field is None:
+        ax.text(
+            0.5,
+            0.5,
+            "n/a\n(no IR)" if kind == "ir" else "n/a\n(1 member)",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            color="0.4",
+        )
+        return None
+    extent = None
+    if case.grid is not None:
+        xmin, ymin, xmax, ymax = (v / 1000.0 for v in case.grid.extent)
+        extent = (xmin, xmax, ymin, ymax)
+    if kind == "rain":
+        im = rain_image(ax, field, extent=extent)
+    else:
+        cmap = mpl.colormaps["gray_r" if kind == "ir" else "Blues"].with_extremes(bad=MASKED_COLOUR)
+        norm = ir_norm if kind == "ir" else Normalize(0.0, 1.0)
+        im = ax.imshow(np.ma.masked_invalid(field), cmap=cmap, norm=norm, interpolation="nearest", extent=extent)
+    if case.grid is not None:
+        draw_coastlines(ax, case.grid, color="tab:orange" if kind == "ir" else "k")
+    return im
 
-    ir_108: (n, H, W) brightness temperature in K, or None (no IR column); truth: (n, H, W) mm/h; mask: (n, H, W)
-    True where the radar saw (None = everywhere); row_titles: n labels (e.g. valid times);
-    ir_range: (vmin, vmax) K, default the 1st-99th percentile of ``ir_108``.
+
+def plot_case(case: CaseMaps, prob_threshold: float) -> Figure:
+    """The example maps of one case: len(rows) x 6 map axes + IR, rain and probability colour bars.
+
+    prob_threshold: mm/h of the last column, P(R > prob_threshold) = fraction of members.
     """
-    n = int(truth.shape[0])
-    groups: list[list[tuple[str, np.ndarray, str]]] = [[("truth", truth, "rain")]]
-    if ir_108 is not None:
-        groups[0].insert(0, ("IR 10.8 µm", np.asarray(ir_108, float), "ir"))
-    for name, maps in models.items():
-        groups.append([(f"{name}\n{title}", arr, kind) for title, arr, kind in maps.columns()])
-    styles = _styles(ir_108, ir_range)
-    lefts = _column_lefts([len(g) for g in groups])
-    columns = [col for group in groups for col in group]
-    width = LAYOUT["left"] + lefts[-1] + LAYOUT["cell"] + LAYOUT["right"]
-    height = LAYOUT["top"] + n * LAYOUT["cell"] + (n - 1) * LAYOUT["row_gap"] + LAYOUT["bottom"]
+    names = list(case.rows)
+    n = len(names)
+    left, top, bottom, gap = 1.3, 0.75, 1.0, 0.08
+    width = left + len(COLUMNS) * (CELL_IN + gap) + 0.2
+    height = top + n * (CELL_IN + gap) + bottom
+    titles = [*COLUMNS[:-1], f"P(R > {prob_threshold:g} mm/h)"]
+    ir_norm = Normalize(*_ir_range(case.rows))
+    images: dict[str, object] = {}
     with figure_style():
-        fig = Figure(figsize=(width, height))  # fixed layout in inches: map cells stay square and aligned
-        images = {}
-        for j, ((title, arr, kind), x) in enumerate(zip(columns, lefts)):
-            cmap, norm, floor = styles[kind]
-            data = _masked(arr, None if kind == "ir" else mask, floor)
-            for i in range(n):
-                y = height - LAYOUT["top"] - (i + 1) * LAYOUT["cell"] - i * LAYOUT["row_gap"]
-                ax = fig.add_axes(
-                    ((LAYOUT["left"] + x) / width, y / height, LAYOUT["cell"] / width, LAYOUT["cell"] / height)
-                )
-                images[kind] = ax.imshow(data[i], cmap=cmap, norm=norm, interpolation="nearest")
-                ax.set_xticks([])
-                ax.set_yticks([])
+        fig = Figure(figsize=(width, height))
+        for i, name in enumerate(names):
+            y = height - top - (i + 1) * (CELL_IN + gap)
+            for j, (field, kind) in enumerate(case.rows[name].fields()):
+                x = left + j * (CELL_IN + gap)
+                ax = fig.add_axes((x / width, y / height, CELL_IN / width, CELL_IN / height))
+                im = _draw_cell(ax, field, kind, case, ir_norm)
+                if im is not None:
+                    images.setdefault(kind, im)
                 if i == 0:
-                    ax.set_title(title, fontsize=9.5)
-                if j == 0 and row_titles is not None:
-                    ax.set_ylabel(row_titles[i], fontsize=9)
-        _colourbars(fig, (width, height), lefts, images)
+                    ax.set_title(titles[j], fontsize=10)
+                if j == 0:
+                    ax.set_ylabel(name, fontsize=10, fontweight="bold")
+        fig.suptitle(case.title, fontsize=12, y=1 - 0.15 / height, va="top")
+        _legends(fig, (width, height), left, gap, images)
     return fig
 
 
-def _styles(
-    ir_108: np.ndarray | None, ir_range: tuple[float, float] | None
-) -> dict[str, tuple[Colormap, Normalize, float | None]]:
-    """kind -> (colour map, norm, floor) for "ir", "rain" (log 0.1-100 mm/h) and "prob"."""
-    if ir_range is None:
-        ir = np.asarray(ir_108 if ir_108 is not None else [], float)
-        finite = ir[np.isfinite(ir)]
-        ir_range = (
-            (float(np.percentile(finite, 1)), float(np.percentile(finite, 99))) if finite.size else (200.0, 300.0)
-        )
-    return {
-        "ir": (_cmap("gray_r", None), Normalize(*ir_range), None),
-        "rain": (_cmap("viridis_r", "white"), LogNorm(*RAIN_RANGE_MMH), 1e-6),
-        "prob": (_cmap("Blues", None), Normalize(0.0, 1.0), None),
-    }
-
-
-#: fixed layout of the maps panel, inches
-LAYOUT: dict[str, float] = {
-    "cell": 1.4,
-    "gap": 0.08,
-    "group_gap": 0.3,
-    "left": 0.55,
-    "right": 0.15,
-    "top": 0.55,
-    "row_gap": 0.1,
-    "bottom": 0.85,
-}
-
-
-def _column_lefts(group_sizes: Sequence[int]) -> list[float]:
-    """Left edge (inches from the first column) of every map column, groups set apart."""
-    lefts, x = [], 0.0
-    for size in group_sizes:
-        for k in range(size):
-            lefts.append(x)
-            x += LAYOUT["cell"] + (LAYOUT["gap"] if k < size - 1 else LAYOUT["group_gap"])
-    return lefts
-
-
-def _colourbars(
-    fig: Figure, size: tuple[float, float], lefts: Sequence[float], images: Mapping[str, mpl.image.AxesImage]
-) -> None:
-    """Shared horizontal colourbars below the maps: IR (under column 0) | rain | probability."""
+def _legends(fig: Figure, size: tuple[float, float], left: float, gap: float, images: Mapping[str, object]) -> None:
+    """IR colour bar under column 0, the shared rain legend under columns 1-4, probability under column 5."""
     width, height = size
-    cell, end = LAYOUT["cell"], lefts[-1] + LAYOUT["cell"]
-    rain_start = lefts[1] if "ir" in images else lefts[0]  # IR, when present, is column 0
-    prob_w = min(2 * cell + LAYOUT["gap"], end - rain_start - cell) if "prob" in images else 0.0
-    spans = {
-        "ir": (0.0, cell),
-        "rain": (rain_start, end - (prob_w + LAYOUT["group_gap"] if prob_w else 0.0)),
-        "prob": (end - prob_w, end),
-    }
-    labels = {
-        "ir": "IR 10.8 µm (K)",
-        "rain": "rain rate (mm/h, log); white < 0.1, grey = no radar",
-        "prob": f"P(rain > {PROB_THRESHOLD_MMH:g} mm/h)",
-    }
-    for kind in ("ir", "rain", "prob"):
-        if kind not in images:
+    spans = {"ir": (0, 1), "rain": (1, 5), "prob": (5, 6)}
+    labels = {"ir": "IR 10.8 µm (K)", "prob": "probability"}
+    for kind, (a, b) in spans.items():
+        if images.get(kind) is None:
             continue
-        a, b = spans[kind]
-        cax = fig.add_axes(((LAYOUT["left"] + a) / width, 0.5 / height, (b - a) / width, 0.13 / height))
-        extend = "min" if kind == "rain" else "neither"
-        cb = fig.colorbar(images[kind], cax=cax, orientation="horizontal", extend=extend)
+        x0, x1 = left + a * (CELL_IN + gap) + 0.2, left + b * (CELL_IN + gap) - gap - 0.2  # room for end labels
+        cax = fig.add_axes((x0 / width, 0.55 / height, (x1 - x0) / width, 0.14 / height))
         if kind == "rain":
-            cb.set_ticks(RAIN_TICKS_MMH, labels=[f"{t:g}" for t in RAIN_TICKS_MMH])
-            cb.ax.minorticks_off()
-        cb.set_label(labels[kind], fontsize=9)
-        cb.ax.tick_params(labelsize=9)
+            rain_colourbar(fig, images[kind], cax=cax, orientation="horizontal")  # type: ignore[arg-type]
+        else:
+            fig.colorbar(images[kind], cax=cax, orientation="horizontal", label=labels[kind])  # type: ignore[arg-type]

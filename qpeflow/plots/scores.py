@@ -23,7 +23,7 @@ SERIES_LABELS: dict[str, str] = {"member1": "member 1 (solid)", "ensemble_mean":
 
 #: (key in NfePoint.values, axis label, reference value or None) of the quality-vs-NFE panels
 NFE_METRICS: tuple[tuple[str, str, float | None], ...] = (
-    ("csi_1", "CSI @ 1 mm/h (member 1)", None),
+    ("csi", "CSI (member 1)", None),
     ("p99_ratio", "P99 ratio (pred / truth)", 1.0),
     ("rapsd_small_scale_ratio", "RAPSD small-scale ratio", 1.0),
 )
@@ -123,8 +123,11 @@ def plot_member_agreement(
     member_fss: Mapping[str, float | None],
     centroid_spread: Mapping[str, float | None],
     colours: Mapping[str, str] | None = None,
+    setting: str = "",
 ) -> Figure:
-    """Localisation randomness: member-to-member FSS (5 mm/h, 8 px) and centroid spread, 2 axes.
+    """Localisation randomness: member-to-member FSS and centroid spread, 2 axes.
+
+    setting: threshold and window of the member FSS for the title, e.g. "5 mm/h, 8 px".
 
     member_fss[model]: mean FSS between pairs of members (1 = members agree on where it
     rains); centroid_spread[model]: spread of rain-object centroids across members (px).
@@ -135,7 +138,7 @@ def plot_member_agreement(
         fig, (ax_f, ax_c) = new_figure(2, width_per_axis=4.6, height=height)
         _bars(ax_f, member_fss, colours)
         _bars(ax_c, centroid_spread, colours)
-        ax_f.set(xlabel="FSS between members", title="Member-to-member FSS (5 mm/h, 8 px)")
+        ax_f.set(xlabel="FSS between members", title="Member-to-member FSS" + (f" ({setting})" if setting else ""))
         ax_f.set_xlim(0, 1.15)
         ax_c.set(xlabel="centroid spread (px)", title="Spread of rain-object centroids")
         for ax in (ax_f, ax_c):
@@ -166,8 +169,10 @@ def nfe_groups(points: Sequence[NfePoint]) -> dict[str, list[NfePoint]]:
     return {m: sorted(ps, key=lambda p: p.nfe) for m, ps in sorted(groups.items()) if len({p.nfe for p in ps}) >= 2}
 
 
-def plot_quality_vs_nfe(points: Sequence[NfePoint], colours: Mapping[str, str] | None = None) -> Figure:
-    """CSI@1, P99 ratio and RAPSD small-scale ratio vs NFE (log x), 3 axes.
+def plot_quality_vs_nfe(
+    points: Sequence[NfePoint], colours: Mapping[str, str] | None = None, csi_label: str = "CSI"
+) -> Figure:
+    """CSI (at the threshold named by ``csi_label``), P99 ratio and RAPSD small-scale ratio vs NFE (log x), 3 axes.
 
     Runs are grouped by method label; only methods with several step counts are drawn,
     one line per method in the colour of its first (lowest-NFE) run.
@@ -177,6 +182,7 @@ def plot_quality_vs_nfe(points: Sequence[NfePoint], colours: Mapping[str, str] |
         fig, axes = new_figure(len(NFE_METRICS), width_per_axis=4.0)
         legend = LegendEntries()
         for ax, (key, label, ref) in zip(axes, NFE_METRICS):
+            label = label.replace("CSI", csi_label, 1) if key == "csi" else label
             for method, pts in groups.items():
                 xy = [(p.nfe, p.values.get(key)) for p in pts]
                 xy = [(x, y) for x, y in xy if y is not None and np.isfinite(y)]

@@ -2,9 +2,13 @@
 
 ``build_report(scores_dir, out_dir)`` reads every ``scores_dir/*.json`` written by
 ``qpeflow evaluate`` (schema in DESIGN.md, "Evaluation"), the predictions files they
-point to (``meta.predictions``, only for the example maps), draws the figures of
-:data:`qpeflow.report.figures.FIGURES` and writes a self-contained HTML page (inline
-CSS, PNGs beside it) and the same content as Markdown. All writes are atomic.
+point to (``meta.predictions``, only for the example maps: one figure per case, one
+row per model), draws the figures of :data:`qpeflow.report.figures.FIGURES` and
+writes a self-contained HTML page (inline CSS, PNGs beside it) and the same content
+as Markdown. The comparison table shows its headline columns (readable in a
+1400-px window); the other scores sit in smaller tables behind a ``<details>``
+toggle. Columns, captions and definitions come from the evaluation settings the
+scores record (:mod:`qpeflow.report.settings`). All writes are atomic.
 """
 
 from __future__ import annotations
@@ -18,9 +22,25 @@ from pathlib import Path
 
 from qpeflow.io.atomic import write_text
 from qpeflow.plots.palette import model_colours
-from qpeflow.report.figures import FIGURES, FigureContext, curve_definitions, save_png
+from qpeflow.report.figures import (
+    FIGURES,
+    FigureContext,
+    curve_definitions,
+    example_caption,
+    example_figures,
+    save_png,
+)
 from qpeflow.report.maps import read_examples
-from qpeflow.report.table import RULES, ScoresFile, Table, comparison_table, format_value, load_scores
+from qpeflow.report.settings import ReportSettings, settings_of_scores
+from qpeflow.report.table import (
+    RULES,
+    ScoresFile,
+    Table,
+    comparison_table,
+    detail_tables,
+    format_value,
+    load_scores,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +54,13 @@ h1{font-size:1.6em}h2{margin-top:1.8em;border-bottom:1px solid #ddd}
 .source{background:#eef4fb;border-left:4px solid #0072B2;padding:.6em 1em}
 .warning{background:#fff4e5;border-left:4px solid #D55E00;padding:.6em 1em}
 .tablewrap{overflow-x:auto}
-table{border-collapse:collapse;font-size:.9em}
-th,td{border:1px solid #ccc;padding:.3em .55em;text-align:right;white-space:nowrap}
+table{border-collapse:collapse;font-size:.88em}
+th,td{border:1px solid #ccc;padding:.3em .45em;text-align:right}td{white-space:nowrap}
+th{white-space:normal;max-width:7em;vertical-align:bottom}
+details{margin:1em 0}summary{cursor:pointer;font-weight:bold}
 th{background:#f3f3f3;position:sticky;top:0}td:first-child,th:first-child{text-align:left}
 td.best{font-weight:bold;background:#e8f5e9}td.na{color:#888}
-figure{margin:1.5em 0;overflow-x:auto}figure img{max-width:100%;border:1px solid #eee}
-figure.wide img{max-width:none}
+figure{margin:1.5em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.92em;color:#444;max-width:1100px}
 dt{font-weight:bold;margin-top:.4em}dd{margin-left:1.5em}
 .swatch{display:inline-block;width:.9em;height:.9em;border-radius:2px;margin-right:.4em;vertical-align:-1px}
@@ -53,7 +74,6 @@ class FigureEntry:
     title: str
     path: str | None
     caption: str
-    wide: bool = False  # shown at natural size with a horizontal scroll bar (the maps panel)
 
 
 def data_source_text(scores: Sequence[ScoresFile]) -> tuple[str, list[str]]:
@@ -106,7 +126,8 @@ def _footnotes(table: Table) -> dict[str, int]:
     return notes
 
 
-def table_html(table: Table, colours: dict[str, str]) -> str:
+def table_html(table: Table, colours: dict[str, str], title: str = "") -> str:
+    """One table as HTML (best values bold, undefined cells with numbered reasons)."""
     notes = _footnotes(table)
     head = "".join(
         f'<th title="{html.escape(RULES[c.rule])}">{html.escape(c.label)} {RULE_MARK[c.rule]}</th>'
@@ -127,9 +148,9 @@ def table_html(table: Table, colours: dict[str, str]) -> str:
         rows.append("<tr>" + "".join(tds) + "</tr>")
     foot = "".join(f"<li value='{n}'>{html.escape(r)}</li>" for r, n in notes.items())
     return (
-        f'<div class="tablewrap"><table><thead><tr><th>model (method)</th>{head}</tr></thead>'
+        (f"<h3>{html.escape(title)}</h3>" if title else "")
+        + f'<div class="tablewrap"><table><thead><tr><th>model (method)</th>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>"
-        f"<p>{html.escape(legend_text())}</p>"
         + (f"<p>– = undefined; reasons:</p><ol class='notes'>{foot}</ol>" if notes else "")
     )
 
@@ -144,6 +165,7 @@ def legend_text() -> str:
 
 
 def table_markdown(table: Table) -> str:
+    """One table as Markdown (best values bold, undefined cells with numbered reasons)."""
     notes = _footnotes(table)
     lines = [
         "| model (method) | " + " | ".join(f"{c.label} {RULE_MARK[c.rule]}".strip() for c in table.columns) + " |",
@@ -158,34 +180,41 @@ def table_markdown(table: Table) -> str:
                 text = format_value(cell.value, col.key)
                 vals.append(f"**{text}**" if cell.best else text)
         lines.append(f"| {name} ({method}) | " + " | ".join(vals) + " |")
-    lines += ["", legend_text()]
     if notes:
         lines += ["", "– = undefined; reasons:", ""] + [f"[{n}] {r}  " for r, n in notes.items()]
     return "\n".join(lines)
 
 
 def _draw_figures(scores: list[ScoresFile], out_dir: Path, ctx: FigureContext) -> list[FigureEntry]:
-    entries = []
+    """Example maps (one PNG per case) then every figure of FIGURES; missing ones say why."""
+    entries: list[FigureEntry] = []
+    number = lambda: sum(e.path is not None for e in entries) + 1  # noqa: E731
+    cases = [] if ctx.examples is None else [c for c in ctx.examples.cases if c.rows]
+    for k, (case, fig) in enumerate(zip(cases, example_figures(ctx)), start=1):
+        name = f"example_maps_{k}.png"
+        save_png(fig, out_dir / "figures" / name, dpi=100)
+        title = f"Figure {number()}: Example maps, case {k} ({case.title})"
+        entries.append(FigureEntry(title, f"figures/{name}", example_caption(ctx)))
+    if not cases:
+        entries.append(FigureEntry("Example maps", None, "Not drawn: no predictions file could be read."))
     for spec in FIGURES:
         fig = spec.builder(scores, ctx)
         if fig is None:
             entries.append(FigureEntry(spec.title, None, f"Not drawn: {spec.why_missing}."))
             continue
-        save_png(fig, out_dir / "figures" / spec.filename, dpi=100 if spec.filename == "example_maps.png" else 110)
+        save_png(fig, out_dir / "figures" / spec.filename, dpi=110)
         grouped: dict[str, list[str]] = {}
-        for key, text in curve_definitions(scores, spec):
+        for key, text in curve_definitions(scores, spec, ctx.settings):
             grouped.setdefault(text.rstrip("."), []).append(key)
         defs = " ".join(f"{', '.join(keys)}: {text}." for text, keys in grouped.items())
-        caption = spec.caption + (f" Definitions — {defs}" if defs else "")
-        entries.append(
-            FigureEntry(
-                f"Figure {sum(e.path is not None for e in entries) + 1}: {spec.title}",
-                f"figures/{spec.filename}",
-                caption,
-                spec.filename == "example_maps.png",
-            )
-        )
+        caption = spec.caption(ctx.settings) + (f" Definitions — {defs}" if defs else "")
+        entries.append(FigureEntry(f"Figure {number()}: {spec.title}", f"figures/{spec.filename}", caption))
     return entries
+
+
+def _tables(scores: Sequence[ScoresFile], st: ReportSettings) -> tuple[Table, list[tuple[str, Table]]]:
+    """The headline table and the (title, table) list behind the toggle."""
+    return comparison_table(scores), [(t, comparison_table(scores, cols)) for t, cols in detail_tables(st)]
 
 
 def _models_html(scores: Sequence[ScoresFile]) -> str:
@@ -202,21 +231,31 @@ def _models_html(scores: Sequence[ScoresFile]) -> str:
     return "<ul>" + "".join(items) + "</ul>"
 
 
+def _definitions_html(tables: Sequence[Table]) -> str:
+    seen: dict[str, str] = {}
+    for table in tables:
+        for c in table.columns:
+            seen.setdefault(
+                c.label,
+                f"<dt>{html.escape(c.label)}</dt><dd>{html.escape(table.definitions[c.key])} "
+                f"<i>({html.escape(RULES[c.rule])})</i></dd>",
+            )
+    return "".join(seen.values())
+
+
 def render_html(
     scores: Sequence[ScoresFile],
-    table: Table,
+    tables: tuple[Table, list[tuple[str, Table]]],
     figures: Sequence[FigureEntry],
     colours: dict[str, str],
     notes: Sequence[str],
 ) -> str:
     source, warnings = data_source_text(scores)
-    defs = "".join(
-        f"<dt>{html.escape(c.label)}</dt><dd>{html.escape(table.definitions[c.key])} "
-        f"<i>({html.escape(RULES[c.rule])})</i></dd>"
-        for c in table.columns
-    )
+    table, details = tables
+    defs = _definitions_html([table, *(t for _, t in details)])
+    more = "".join(table_html(t, colours, title) for title, t in details)
     figs = "".join(
-        f"<figure{' class=wide' if f.wide else ''}><img src='{html.escape(f.path)}' alt='{html.escape(f.title)}'>"
+        f"<figure><img src='{html.escape(f.path)}' alt='{html.escape(f.title)}'>"
         f"<figcaption><b>{html.escape(f.title)}.</b> {html.escape(f.caption)}</figcaption></figure>"
         if f.path
         else f"<p><b>{html.escape(f.title)}</b>: {html.escape(f.caption)}</p>"
@@ -230,7 +269,9 @@ def render_html(
         f"<meta name='viewport' content='width=device-width,initial-scale=1'>"
         f"<title>qpeflow verification report</title><style>{CSS}</style></head><body>"
         f"<h1>qpeflow verification report</h1><p class='source'>{html.escape(source)}</p>{warn}"
-        f"<h2>Comparison of models</h2>{table_html(table, colours)}"
+        f"<h2>Comparison of models</h2>{table_html(table, colours)}<p>{html.escape(legend_text())}</p>"
+        f"<details><summary>More scores (categorical at every key threshold, continuous, distribution, "
+        f"ensemble, cost)</summary>{more}</details>"
         f"<h2>Score definitions</h2><dl>{defs}</dl><h2>Figures</h2>{figs}"
         f"<h2>Models</h2>{_models_html(scores)}"
         f"<footer><small>Generated {stamp} by qpeflow {version}.</small></footer></body></html>"
@@ -238,13 +279,24 @@ def render_html(
 
 
 def render_markdown(
-    scores: Sequence[ScoresFile], table: Table, figures: Sequence[FigureEntry], notes: Sequence[str]
+    scores: Sequence[ScoresFile],
+    tables: tuple[Table, list[tuple[str, Table]]],
+    figures: Sequence[FigureEntry],
+    notes: Sequence[str],
 ) -> str:
     source, warnings = data_source_text(scores)
+    table, details = tables
     lines = ["# qpeflow verification report", "", f"> {source}", ""]
     lines += [f"> **Warning:** {w}\n" for w in [*warnings, *notes]]
-    lines += ["## Comparison of models", "", table_markdown(table), "", "## Score definitions", ""]
-    lines += [f"- **{c.label}**: {table.definitions[c.key]} ({RULES[c.rule]})" for c in table.columns]
+    lines += ["## Comparison of models", "", table_markdown(table), "", legend_text(), ""]
+    for title, t in details:
+        lines += [f"### {title}", "", table_markdown(t), ""]
+    lines += ["## Score definitions", ""]
+    labels: dict[str, str] = {}
+    for t in [table, *(t for _, t in details)]:
+        for c in t.columns:
+            labels.setdefault(c.label, f"- **{c.label}**: {t.definitions[c.key]} ({RULES[c.rule]})")
+    lines += list(labels.values())
     lines += ["", "## Figures", ""]
     for f in figures:
         lines += (
@@ -266,11 +318,12 @@ def build_report(scores_dir: str | Path, out_dir: str | Path, n_examples: int = 
     """Write ``out_dir/index.html``, ``out_dir/report.md`` and ``out_dir/figures/*.png``.
 
     scores_dir: folder of scores JSON files (one per model, baselines included);
-    n_examples: rows of the example-maps panel. Returns the path of index.html.
+    n_examples: example cases, one figure each. Returns the path of index.html.
     """
     out_dir = Path(out_dir)
     scores = load_scores(Path(scores_dir))
-    colours = model_colours([s.name for s in scores], {s.name: str(s.meta.get("method", "")) for s in scores})
+    settings, setting_notes = settings_of_scores([s.meta for s in scores])
+    colours = model_colours([s.name for s in scores])
     examples = read_examples(
         [
             (s.name, str(s.meta.get("method", "")), Path(str(s.meta.get("predictions"))))
@@ -278,13 +331,14 @@ def build_report(scores_dir: str | Path, out_dir: str | Path, n_examples: int = 
             if s.meta.get("predictions")
         ],
         n_examples,
+        settings.prob_threshold,
     )
-    notes = [] if examples is None else [f"Example maps: {n}" for n in examples.notes]
-    ctx = FigureContext(colours, examples, None if examples is None else examples.resolution_km)
-    table = comparison_table(scores)
+    notes = setting_notes + ([] if examples is None else [f"Example maps: {n}" for n in examples.notes])
+    ctx = FigureContext(colours, examples, None if examples is None else examples.resolution_km, settings)
+    tables = _tables(scores, settings)
     figures = _draw_figures(scores, out_dir, ctx)
-    write_text(out_dir / "report.md", render_markdown(scores, table, figures, notes))
+    write_text(out_dir / "report.md", render_markdown(scores, tables, figures, notes))
     index = out_dir / "index.html"
-    write_text(index, render_html(scores, table, figures, colours, notes))
+    write_text(index, render_html(scores, tables, figures, colours, notes))
     log.info("report: %d models, %d figures -> %s", len(scores), sum(f.path is not None for f in figures), index)
     return index

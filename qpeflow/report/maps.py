@@ -1,11 +1,17 @@
-"""Read a few example fields from the predictions files behind the scores, for the maps panel.
+"""Read a few example cases from the predictions files behind the scores, for the example maps.
 
 Predictions files are CF-netCDF (DESIGN.md, file contracts): ``rain_rate`` (member,
 time, y, x) mm/h, ``truth`` (time, y, x) mm/h, ``mask`` (time, y, x) int8 (1 = radar
-saw), ``ir_108`` (time, y, x) K (optional), coords ``valid_time``/``event``/``sample`` (time).
-Examples are chosen on the first file (spread over the fields ranked by wet area
-> 1 mm/h) and matched in the other files by (valid time, event, sample). A file that
-cannot be read or matched is left out of the panel with a note, never silently.
+saw), ``ir_108`` (time, y, x) K (optional), coords ``valid_time``/``event``/``sample``
+(time), optional grid attributes (``grid_crs``, ``grid_x0`` ... as
+:meth:`qpeflow.io.grid.Grid.to_attrs`). Every model, learned or not (GPI and the
+Auto-Estimator write the same file), is read alike from its own file.
+
+Cases are chosen on the first readable file (spread over the fields ranked by wet
+area > the probability threshold) and matched in the other files by (valid time,
+event, sample). A file that cannot be read, holds another method than its scores
+say, lacks the cases or has another truth there is left out with a note, never
+silently.
 """
 
 from __future__ import annotations
@@ -17,23 +23,25 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from qpeflow.methods.baselines import BASELINES
-from qpeflow.plots.panels import PROB_THRESHOLD_MMH, ModelMaps
+from qpeflow.io.grid import Grid
+from qpeflow.plots.panels import CaseMaps, ModelMaps
 
 REQUIRED_VARIABLES: tuple[str, ...] = ("rain_rate", "truth")
+GRID_ATTRS: tuple[str, ...] = ("grid_crs", "grid_x0", "grid_dx", "grid_y0", "grid_dy", "grid_shape")
 
 
 @dataclass(frozen=True)
 class ExampleMaps:
-    """Inputs of :func:`qpeflow.plots.panels.plot_example_maps`; fields (n, H, W)."""
+    """The example cases (one figure each), km per pixel when known, and notes on files left out."""
 
-    ir_108: np.ndarray | None
-    truth: np.ndarray
-    mask: np.ndarray
-    models: dict[str, ModelMaps]
-    row_titles: list[str]
+    cases: list[CaseMaps]
     resolution_km: float | None
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def models(self) -> list[str]:
+        """Names of the models with a row (those of the first case)."""
+        return list(self.cases[0].rows) if self.cases else []
 
 
 def _open(path: Path) -> xr.Dataset:
@@ -66,65 +74,121 @@ def resolution_km(attrs: dict) -> float | None:
     return None
 
 
-def choose_examples(truth: np.ndarray, mask: np.ndarray, n: int) -> list[int]:
-    """Indices of ``n`` fields spread over the ranking by wet area (> 1 mm/h), wettest first.
+def grid_of(ds: xr.Dataset) -> Grid | None:
+    """The file's georeferenced grid when its attributes describe exactly the (y, x) of the fields, else None."""
+    if not all(k in ds.attrs for k in GRID_ATTRS):
+        return None
+    try:
+        grid = Grid.from_attrs(dict(ds.attrs))
+    except (TypeError, ValueError, KeyError, IndexError):
+        return None
+    return grid if grid.shape == (ds.sizes["y"], ds.sizes["x"]) else None
+
+
+def choose_examples(truth: np.ndarray, mask: np.ndarray, n: int, threshold: float) -> list[int]:
+    """Indices of ``n`` fields spread over the ranking by wet area (> ``threshold`` mm/h), wettest first.
 
     truth: (T, H, W) mm/h; mask: (T, H, W) bool.
     """
-    wet = np.where(mask, np.nan_to_num(truth) > PROB_THRESHOLD_MMH, False).mean(axis=(1, 2))
+    wet = np.where(mask, np.nan_to_num(truth) > threshold, False).mean(axis=(1, 2))
     order = np.argsort(-wet, kind="stable")
     picks = np.unique(np.linspace(0, (len(order) - 1) * 2 // 3, min(n, len(order))).astype(int))
     return [int(order[p]) for p in picks]
 
 
-def _model_maps(ds: xr.Dataset, index: list[int]) -> ModelMaps:
+def _fields(ds: xr.Dataset, name: str, index: list[int]) -> np.ndarray:
+    return np.asarray(ds[name].transpose("time", ...).isel(time=index).values, dtype=float)
+
+
+def _truth_mask(ds: xr.Dataset, index: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    truth = _fields(ds, "truth", index)
+    mask = _fields(ds, "mask", index) > 0 if "mask" in ds else np.isfinite(truth)
+    return truth, mask & np.isfinite(truth)
+
+
+def _model_maps(ds: xr.Dataset, index: list[int], threshold: float) -> list[ModelMaps]:
+    """One :class:`ModelMaps` per case index, from this file alone."""
     rain = np.asarray(ds["rain_rate"].transpose("member", "time", ...).isel(time=index).values, dtype=float)
-    if rain.shape[0] < 2:
-        return ModelMaps(rain[0])
-    finite = np.isfinite(rain).all(axis=0)
-    prob = np.where(finite, (np.nan_to_num(rain) > PROB_THRESHOLD_MMH).mean(axis=0), np.nan)
-    return ModelMaps(rain[0], rain[1], rain.mean(axis=0), prob)
+    truth, mask = _truth_mask(ds, index)
+    ir = _fields(ds, "ir_108", index) if "ir_108" in ds else None
+    out = []
+    for k in range(len(index)):
+        ir_k = None if ir is None else ir[k]
+        if rain.shape[0] < 2:
+            out.append(ModelMaps(truth[k], mask[k], rain[0, k], ir_k))
+            continue
+        members = rain[:, k]
+        prob = np.where(np.isfinite(members).all(axis=0), (np.nan_to_num(members) > threshold).mean(axis=0), np.nan)
+        out.append(ModelMaps(truth[k], mask[k], members[0], ir_k, members[1], members.mean(axis=0), prob))
+    return out
 
 
-def _same_truth(ds: xr.Dataset, index: list[int], ref: ExampleMaps) -> bool:
+def _same_truth(ds: xr.Dataset, index: list[int], ref_truth: np.ndarray, ref_mask: np.ndarray) -> bool:
     """True when the file's truth equals the reference truth where the radar saw (NaN-tolerant)."""
-    truth = np.asarray(ds["truth"].transpose("time", ...).isel(time=index).values, dtype=float)
-    if truth.shape != ref.truth.shape:
+    truth = _fields(ds, "truth", index)
+    if truth.shape != ref_truth.shape:
         return False
-    return bool(
-        np.allclose(
-            np.where(ref.mask, truth, 0.0), np.where(ref.mask, ref.truth, 0.0), rtol=1e-5, atol=1e-4, equal_nan=True
-        )
-    )
-
-
-def _baseline_maps(ds: xr.Dataset, index: list[int], method: str) -> ModelMaps:
-    """A literature baseline's estimate from the file's IR_108, as ``qpeflow evaluate`` scores it."""
-    ir = np.asarray(ds["ir_108"].transpose("time", ...).isel(time=index).values, dtype=float)
-    return ModelMaps(np.asarray(BASELINES[method](ir), dtype=float))
+    a, b = np.where(ref_mask, truth, 0.0), np.where(ref_mask, ref_truth, 0.0)
+    return bool(np.allclose(a, b, rtol=1e-5, atol=1e-4, equal_nan=True))
 
 
 def _title(ds: xr.Dataset, i: int) -> str:
     parts = []
     if "valid_time" in ds.coords or "valid_time" in ds:
-        parts.append(str(np.datetime_as_string(ds["valid_time"].values[i], unit="m")).replace("T", " "))
+        parts.append(str(np.datetime_as_string(ds["valid_time"].values[i], unit="m")).replace("T", " ") + " UTC")
     if "event" in ds.coords or "event" in ds:
-        parts.append(str(ds["event"].values[i]))
-    return "\n".join(parts) or f"field {i}"
+        parts.append(f"event {ds['event'].values[i]}")
+    return ", ".join(parts) or f"field {i}"
 
 
-def read_examples(models: Sequence[tuple[str, str, Path]], n: int = 3) -> ExampleMaps | None:
-    """Example fields of every model; ``models`` = [(name, method, predictions path)].
+@dataclass
+class _Reference:
+    keys: list[tuple[str, ...]]
+    truth: np.ndarray
+    mask: np.ndarray
+    titles: list[str]
+    grid: Grid | None
+    resolution_km: float | None
 
-    The first readable file provides IR, truth, mask and the example times. A literature
-    baseline (method in :data:`qpeflow.methods.baselines.BASELINES`) scored from the IR of another
-    model's file is recomputed from that file's ``ir_108``; any other file whose ``method``
-    attribute differs from the scores' method is left out with a note. Returns None if
-    nothing is readable.
+
+def _reference(ds: xr.Dataset, n: int, threshold: float) -> _Reference:
+    all_index = list(range(ds.sizes["time"]))
+    truth, mask = _truth_mask(ds, all_index)
+    index = choose_examples(truth, mask, n, threshold)
+    keys = _keys(ds)
+    return _Reference(
+        [keys[i] for i in index],
+        truth[index],
+        mask[index],
+        [_title(ds, i) for i in index],
+        grid_of(ds),
+        resolution_km(dict(ds.attrs)),
+    )
+
+
+def _check(ds: xr.Dataset, name: str, method: str, path: Path, ref: _Reference) -> tuple[list[int] | None, str]:
+    """Indices of the reference cases in this file, or None and why it is left out."""
+    file_method = str(ds.attrs.get("method", method))
+    if method and file_method != method:
+        return None, f"{name}: {path} holds method '{file_method}', not '{method}'"
+    keys = _keys(ds)
+    if not all(k in keys for k in ref.keys):
+        return None, f"{name}: {path} lacks the example times of the first file"
+    index = [keys.index(k) for k in ref.keys]
+    if not _same_truth(ds, index, ref.truth, ref.mask):
+        return None, f"{name}: {path} has a different truth at the example times"
+    return index, ""
+
+
+def read_examples(models: Sequence[tuple[str, str, Path]], n: int, threshold: float) -> ExampleMaps | None:
+    """Example cases of every model; ``models`` = [(name, method, predictions path)], rows in that order.
+
+    n: number of cases (one figure each); threshold: mm/h of P(R > threshold) and of the
+    wet-area ranking that picks the cases. Returns None if no file is readable.
     """
     notes: list[str] = []
-    ref: ExampleMaps | None = None
-    ref_keys: list[tuple[str, ...]] = []
+    ref: _Reference | None = None
+    rows: dict[str, list[ModelMaps]] = {}
     for name, method, path in models:
         try:
             ds = _open(Path(path))
@@ -132,40 +196,16 @@ def read_examples(models: Sequence[tuple[str, str, Path]], n: int = 3) -> Exampl
             notes.append(f"{name}: predictions file {path} not usable ({exc})")
             continue
         with ds:
-            file_method = str(ds.attrs.get("method", method))
-            baseline = method != file_method and method in BASELINES
-            if method and file_method != method and not baseline:
-                notes.append(f"{name}: {path} holds method '{file_method}', not '{method}'")
-                continue
-            if baseline and "ir_108" not in ds:
-                notes.append(f"{name}: {path} has no ir_108 to recompute the baseline from")
-                continue
             if ref is None:
-                ref, ref_keys = _reference(ds, n)
-            keys = _keys(ds)
-            if not all(k in keys for k in ref_keys):
-                notes.append(f"{name}: {path} lacks the example times of the first file")
+                ref = _reference(ds, n, threshold)
+            index, why = _check(ds, name, method, Path(path), ref)
+            if index is None:
+                notes.append(why)
                 continue
-            index = [keys.index(k) for k in ref_keys]
-            if not _same_truth(ds, index, ref):
-                notes.append(f"{name}: {path} has a different truth at the example times")
-                continue
-            ref.models[name] = _baseline_maps(ds, index, method) if baseline else _model_maps(ds, index)
+            rows[name] = _model_maps(ds, index, threshold)
     if ref is None:
         return None
-    ref.notes.extend(notes)
-    return ref
-
-
-def _reference(ds: xr.Dataset, n: int) -> tuple[ExampleMaps, list[tuple[str, ...]]]:
-    truth_all = np.asarray(ds["truth"].transpose("time", ...).values, dtype=np.float32)
-    mask_all = np.asarray(ds["mask"].transpose("time", ...).values) > 0 if "mask" in ds else np.isfinite(truth_all)
-    index = choose_examples(truth_all, mask_all, n)
-    ir = (
-        np.asarray(ds["ir_108"].transpose("time", ...).isel(time=index).values, dtype=float) if "ir_108" in ds else None
-    )
-    keys = _keys(ds)
-    maps = ExampleMaps(
-        ir, truth_all[index], mask_all[index], {}, [_title(ds, i) for i in index], resolution_km(dict(ds.attrs))
-    )
-    return maps, [keys[i] for i in index]
+    cases = [
+        CaseMaps(title, {name: maps[k] for name, maps in rows.items()}, ref.grid) for k, title in enumerate(ref.titles)
+    ]
+    return ExampleMaps(cases if rows else [], ref.resolution_km, notes)

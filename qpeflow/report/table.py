@@ -5,7 +5,9 @@ Reads the scores JSON files written by ``qpeflow evaluate`` (schema in DESIGN.md
 definition, reason}], "curves": {...}}``. The table is plain data (:class:`Table`);
 :mod:`qpeflow.report.build` renders it to HTML and Markdown.
 
-Best per column (:data:`RULES`): the maximum for skill scores, the minimum for errors,
+Columns come from the evaluation settings recorded in the scores files
+(:mod:`qpeflow.report.settings`): :func:`headline_columns` first, then the
+:func:`detail_tables` behind a toggle. Best per column (:data:`RULES`): the maximum for skill scores, the minimum for errors,
 and the value closest to 1 for ratios and the frequency bias, measured as |ln v| so
 that x2 and x1/2 are equally far from 1. Cost columns are not ranked.
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from qpeflow.errors import input_error
+from qpeflow.report.settings import ReportSettings, settings_of_scores
 
 RULES: dict[str, str] = {
     "max": "highest is best",
@@ -45,34 +48,69 @@ class Column:
     rule: str = "max"
 
 
-COLUMNS: tuple[Column, ...] = (
-    Column("csi_1", "CSI@1", "csi", 1.0, None, ("member1",), "max"),
-    Column("csi_5", "CSI@5", "csi", 5.0, None, ("member1",), "max"),
-    Column("hss_1", "HSS@1", "hss", 1.0, None, ("member1",), "max"),
-    Column("bias_1", "bias@1", "bias", 1.0, None, ("member1",), "one"),
-    Column("fss_5_16", "FSS@5mm/16px", "fss", 5.0, 16, ("member1",), "max"),
-    Column("mae", "MAE", "mae", None, None, ("member1",), "min"),
-    Column("rmse", "RMSE", "rmse", None, None, ("member1",), "min"),
-    Column("p99_ratio", "P99 ratio", "p99_ratio", None, None, ("pooled", "member1"), "one"),
-    Column("w1_log", "W1 log", "w1_log", None, None, ("pooled", "member1"), "min"),
-    Column(
-        "rapsd_small_scale_ratio",
-        "RAPSD small-scale ratio",
-        "rapsd_small_scale_ratio",
-        None,
-        None,
-        ("member1", "pooled"),
-        "one",
-    ),
-    Column("crps", "CRPS", "crps", None, None, ("ensemble",), "min"),
-    Column("spread_skill", "spread-skill", "spread_skill", None, None, ("ensemble",), "one"),
-    Column("member_fss", "member FSS", "member_fss", None, None, ("ensemble",), "max"),
-    Column("nfe", "NFE", "nfe", None, None, (), "none"),
-    Column("seconds_per_field", "s/field", "seconds_per_field", None, None, (), "none"),
-)
+def _cat(name: str, label: str, t: float, rule: str = "max") -> Column:
+    return Column(f"{name}_{t:g}", f"{label}@{t:g}", name, t, None, ("member1",), rule)
 
-#: ``meta.method`` of the literature baselines, listed after the learned models
-BASELINE_METHODS: frozenset[str] = frozenset({"gpi", "autoestimator"})
+
+def headline_columns(st: ReportSettings) -> tuple[Column, ...]:
+    """The comparison table's first columns (readable in a 1400-px window), from the evaluation settings."""
+    csi = [_cat("csi", "CSI", t) for t in dict.fromkeys((st.headline_threshold, *st.key_thresholds[:2]))]
+    t, k = st.fss_threshold, st.fss_scale
+    return (
+        *csi,
+        Column(f"fss_{t:g}_{k}", f"FSS@{t:g}mm/{k}px", "fss", t, k, ("member1",), "max"),
+        Column("mae", "MAE", "mae", None, None, ("member1",), "min"),
+        Column("p99_ratio", "P99 ratio", "p99_ratio", None, None, ("pooled", "member1"), "one"),
+        Column(
+            "rapsd_small_scale_ratio",
+            "RAPSD small-scale",
+            "rapsd_small_scale_ratio",
+            None,
+            None,
+            ("member1", "pooled"),
+            "one",
+        ),
+        Column("crps", "CRPS", "crps", None, None, ("ensemble",), "min"),
+        Column("member_fss", "member FSS", "member_fss", None, None, ("ensemble",), "max"),
+        Column("nfe", "NFE", "nfe", None, None, (), "none"),
+    )
+
+
+def detail_tables(st: ReportSettings) -> tuple[tuple[str, tuple[Column, ...]], ...]:
+    """(title, columns) of the tables behind the toggle: every other headline-worthy scalar."""
+    cat = tuple(
+        c
+        for t in dict.fromkeys((st.headline_threshold, *st.key_thresholds))
+        for c in (
+            _cat("pod", "POD", t),
+            _cat("far", "FAR", t, "min"),
+            _cat("hss", "HSS", t),
+            _cat("bias", "bias", t, "one"),
+        )
+    )
+    cont = (
+        Column("rmse", "RMSE", "rmse", None, None, ("member1",), "min"),
+        Column("pearson", "Pearson r", "pearson", None, None, ("member1",), "max"),
+        Column("mae_mean", "MAE ens. mean", "mae", None, None, ("ensemble_mean",), "min"),
+        Column("w1_log", "W1 log", "w1_log", None, None, ("pooled",), "min"),
+        Column("p95_ratio", "P95 ratio", "p95_ratio", None, None, ("pooled",), "one"),
+        Column("p999_ratio", "P99.9 ratio", "p999_ratio", None, None, ("pooled",), "one"),
+        Column("wet_fraction_ratio", "wet-area ratio", "wet_fraction_ratio", None, None, ("pooled",), "one"),
+        Column("std_ratio", "std ratio", "std_ratio", None, None, ("pooled",), "one"),
+    )
+    ens = (
+        Column("spread_skill", "spread-skill", "spread_skill", None, None, ("ensemble",), "one"),
+        Column("rank_flatness", "rank flatness", "rank_flatness", None, None, ("ensemble",), "min"),
+        *(Column(f"brier_{b:g}", f"Brier@{b:g}", "brier", b, None, ("ensemble",), "min") for b in st.brier_thresholds),
+        Column("centroid_spread", "centroid spread (px)", "centroid_spread", None, None, ("ensemble",), "min"),
+        Column("seconds_per_field", "s/field", "seconds_per_field", None, None, (), "none"),
+    )
+    return (
+        ("Categorical scores (member 1)", cat),
+        ("Continuous scores and distribution", cont),
+        ("Ensemble and cost", ens),
+    )
+
 
 #: fallbacks from ``meta`` when a cost scalar is absent
 META_FALLBACK: dict[str, str] = {"nfe": "nfe", "seconds_per_field": "seconds_per_field"}
@@ -116,7 +154,7 @@ def read_scores(path: Path) -> ScoresFile:
 
 
 def load_scores(scores_dir: Path) -> list[ScoresFile]:
-    """All ``*.json`` scores files of a folder: models by name, then the literature baselines."""
+    """All ``*.json`` scores files of a folder, sorted by model name (every row alike)."""
     scores_dir = Path(scores_dir)
     if not scores_dir.is_dir():
         raise input_error(scores_dir, "scores folder does not exist")
@@ -128,7 +166,7 @@ def load_scores(scores_dir: Path) -> list[ScoresFile]:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise input_error(scores_dir, f"several scores files carry the model name(s) {duplicates}")
-    return sorted(scores, key=lambda s: (str(s.meta.get("method", "")).lower() in BASELINE_METHODS, s.name))
+    return sorted(scores, key=lambda s: s.name)
 
 
 def _same(a: Any, b: float | None) -> bool:
@@ -233,8 +271,13 @@ def _definition(scores: Sequence[ScoresFile], column: Column) -> str:
     return f"not defined in any scores file [{', '.join(parts)}]"
 
 
-def comparison_table(scores: Sequence[ScoresFile], columns: Sequence[Column] = COLUMNS) -> Table:
-    """Build the comparison table of all models (rows, in the given order) x ``columns``."""
+def comparison_table(scores: Sequence[ScoresFile], columns: Sequence[Column] | None = None) -> Table:
+    """Build the comparison table of all models (rows, in the given order) x ``columns``.
+
+    columns: default the headline columns of the scores' own evaluation settings.
+    """
+    if columns is None:
+        columns = headline_columns(settings_of_scores([s.meta for s in scores])[0])
     by_column = [_mark_best([_cell(s, col) for s in scores], col.rule) for col in columns]
     cells = tuple(tuple(by_column[j][i] for j in range(len(columns))) for i in range(len(scores)))
     definitions = {col.key: _definition(scores, col) for col in columns}

@@ -25,12 +25,13 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from qpeflow.build import build_from_config, mean_entry
+from qpeflow.build import InputSpec, build
 from qpeflow.checkpoint import FORMAT_VERSION, load_checkpoint, rng_state, save_checkpoint, set_rng_state, versions
-from qpeflow.config import ExperimentConfig, config_to_dict
+from qpeflow.config import RESUMABLE_KEYS, ExperimentConfig, config_to_dict
 from qpeflow.data.dataset import StoreDataset, collate
 from qpeflow.data.order import StepSampler
-from qpeflow.errors import QpeflowError
+from qpeflow.data.transforms import IRNorm
+from qpeflow.errors import QpeflowError, input_error
 from qpeflow.training.device import pick_device
 from qpeflow.training.distributed import (
     DistInfo,
@@ -44,21 +45,10 @@ from qpeflow.training.distributed import (
 from qpeflow.training.ema import EMA
 from qpeflow.training.log import TrainLog
 from qpeflow.training.step import TrainState, make_optimizer, train_step
+from qpeflow.training.validate import BEST_NAME, ValidationRun, ValidationState, Validator
 
 log = logging.getLogger(__name__)
 CHECKPOINT_NAME = "checkpoint.pt"
-#: config keys that may change between a run and its resumption
-RESUMABLE_CHANGES = {
-    "train.steps",
-    "train.out",
-    "train.device",
-    "train.ckpt_every",
-    "train.log_every",
-    "train.time_limit_minutes",
-    "data.store",
-    "data.num_workers",
-    "method.residual_of",
-}
 
 
 @dataclass(frozen=True)
@@ -86,30 +76,19 @@ def _check_resumable(cfg: ExperimentConfig, payload: dict[str, Any], path: Path)
     changed = sorted(
         k
         for k in old.keys() | new.keys()
-        if old.get(k) != new.get(k)
-        and k not in RESUMABLE_CHANGES
-        and not k.startswith(("sample.", "eval.", "prepare."))
+        if old.get(k) != new.get(k) and k not in RESUMABLE_KEYS and not k.startswith(("sample.", "eval.", "prepare."))
     )
     if changed:
         raise QpeflowError(f"{path}: cannot resume, the config differs from the checkpoint's in {changed}")
 
 
-def _check_mean(mean: dict[str, Any] | None, data: StoreDataset) -> None:
-    """The residual's inputs must be normalised as its regression mean's were."""
-    if mean is None:
-        return
-    norm = mean["normalisation"]
-    mine = dict(zip(data.channels, zip(data.ir_mean, data.ir_std)))
-    for c, m, s in zip(norm["channels"], norm["ir_mean"], norm["ir_std"]):
-        if c in mine and not (math.isclose(mine[c][0], m, rel_tol=1e-4) and math.isclose(mine[c][1], s, rel_tol=1e-4)):
-            raise QpeflowError(
-                f"{mean['checkpoint']}: the regression mean was trained with other IR statistics "
-                f"for {c} than {data.path} has; train it on the same store"
-            )
-
-
 def _payload(
-    state: TrainState, cfg: ExperimentConfig, data: StoreDataset, mean: dict[str, Any] | None, seconds: float
+    state: TrainState,
+    cfg: ExperimentConfig,
+    data: StoreDataset,
+    components: dict[str, Any],
+    seconds: float,
+    validation: ValidationState,
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "state_dict": state.model.state_dict(),
@@ -130,27 +109,25 @@ def _payload(
         "data_provenance": {**data.attrs, "store": str(data.path)},
         "data_order": {"scheme": "qpeflow.data.order v1", "seed": cfg.train.seed},
         "train_seconds": seconds,
+        "components": components,
+        "validation": validation.to_payload(),
     }
-    if mean is not None:
-        payload["mean"] = mean
     return payload
 
 
 def _setup(
     cfg: ExperimentConfig, info: DistInfo, device: torch.device, resume: bool
-) -> tuple[TrainState, StoreDataset, dict[str, Any] | None, float]:
-    """Data, network, method, optimizer, EMA; restored from the checkpoint when resuming."""
+) -> tuple[TrainState, StoreDataset, dict[str, Any], float, ValidationState]:
+    """Data, network, method, optimizer, EMA, validation record; restored from the checkpoint when resuming."""
     data = StoreDataset(cfg.data.store, cfg.data, "train").load()
     ckpt = Path(cfg.train.out) / CHECKPOINT_NAME
     payload = load_checkpoint(ckpt) if resume and ckpt.is_file() else None
     if payload is not None:
         _check_resumable(cfg, payload, ckpt)
-    mean = payload.get("mean") if payload is not None else None
-    if mean is None and cfg.method.residual_of:
-        mean = mean_entry(cfg.method.residual_of)
-    _check_mean(mean, data)
+    spec = InputSpec(tuple(data.channels), len(data.time_in), IRNorm(tuple(data.ir_mean), tuple(data.ir_std)))
     torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
-    model, method = build_from_config(cfg, len(data.time_in), len(data.channels), mean)
+    built = build(cfg, spec, payload.get("components") if payload is not None else None)
+    model, method = built.net, built.method
     model.to(device, memory_format=torch.channels_last)
     state = TrainState(model, model, method, make_optimizer(model, cfg.train), EMA(model, cfg.train.ema_decay), device)
     seconds = 0.0
@@ -166,7 +143,8 @@ def _setup(
     if info.enabled:
         ids = [device.index] if device.type == "cuda" else None
         state.net = DistributedDataParallel(model, device_ids=ids)
-    return state, data, mean, seconds
+    validation = ValidationState.from_payload(payload.get("validation") if payload is not None else None)
+    return state, data, built.components, seconds, validation
 
 
 def _loader(cfg: ExperimentConfig, data: StoreDataset, info: DistInfo, start: int) -> DataLoader:
@@ -221,8 +199,11 @@ def _loop(
     writer: TrainLog | None,
     save: Any,
     seconds0: float,
+    validate: Any = None,
 ) -> tuple[float, float]:
-    """Train until train.steps or the time limit; returns (last logged loss, steps/s of this session)."""
+    """Train until train.steps, the time limit or a validation plateau; returns (last logged loss,
+    steps/s of this session). ``validate()`` (when given) runs every ``train.val_every`` steps and
+    returns whether the plateau rule says stop."""
     t0 = time.perf_counter()
     limit, start = cfg.train.time_limit_minutes * 60.0, state.step
     window, loss = _LossWindow(torch.zeros((), device=state.device), 0, t0), float("nan")
@@ -238,10 +219,16 @@ def _loop(
             loss, sps = _log_row(cfg, state, window, lr, info, writer, seconds0 + time.perf_counter() - t0)
             bar.set_postfix(loss=f"{loss:.4g}", steps_per_s=f"{sps:.2f}")
             window = _LossWindow(torch.zeros((), device=state.device), 0, time.perf_counter())
+        every = cfg.train.val_every
+        if validate is not None and (state.step % every == 0 or done or stop):
+            plateau = any_rank(validate(seconds0 + time.perf_counter() - t0), info, state.device)
+            if plateau and info.main and not (done or stop):
+                log.info("validation plateau at step %d (patience %d)", state.step, cfg.train.patience)
+            stop = stop or plateau
         if state.step % cfg.train.ckpt_every == 0 or done or stop:
             save(seconds0 + time.perf_counter() - t0)
         if stop:
-            if info.main:
+            if info.main and limit > 0 and time.perf_counter() - t0 >= limit:
                 log.info("time limit of %.1f min reached at step %d", cfg.train.time_limit_minutes, state.step)
             break
     bar.close()
@@ -249,7 +236,7 @@ def _loop(
 
 
 def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, device: torch.device) -> TrainResult:
-    state, data, mean, seconds0 = _setup(cfg, info, device, resume)
+    state, data, components, seconds0, validation = _setup(cfg, info, device, resume)
     out = Path(cfg.train.out)
     ckpt = out / CHECKPOINT_NAME
     writer = TrainLog(out, state.step if resume else None) if info.main else None
@@ -257,7 +244,7 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, device: torch.de
         n_params = sum(p.numel() for p in state.model.parameters())
         log.info(
             "training %s (%.2f M parameters) on %d samples of %s, %s x%d, from step %d",
-            cfg.method.kind + (" (residual)" if mean else ""),
+            state.method.label,
             n_params / 1e6,
             len(data),
             data.path,
@@ -266,15 +253,30 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, device: torch.de
             state.step,
         )
     total = {"seconds": seconds0}
+    val_run = (
+        ValidationRun(cfg, Validator(cfg, state.model, state.method, device), validation, writer)
+        if cfg.train.val_every > 0
+        else None
+    )
+
+    def payload(seconds: float) -> dict[str, Any]:
+        return _payload(state, cfg, data, components, seconds, val_run.state if val_run else validation)
 
     def save(seconds: float) -> None:
         total["seconds"] = seconds
         if info.main:
-            save_checkpoint(ckpt, _payload(state, cfg, data, mean, seconds))
+            save_checkpoint(ckpt, payload(seconds))
         barrier(info)
 
+    def validate(seconds: float) -> bool:
+        assert val_run is not None
+        best = out / BEST_NAME
+        return val_run.run(
+            state.step, state.ema.state_dict(), lambda: info.main and save_checkpoint(best, payload(seconds))
+        )
+
     try:
-        loss, sps = _loop(cfg, state, data, info, writer, save, seconds0)
+        loss, sps = _loop(cfg, state, data, info, writer, save, seconds0, validate if val_run else None)
     finally:
         if writer is not None:
             writer.close()
@@ -290,8 +292,37 @@ def _train(cfg: ExperimentConfig, resume: bool, info: DistInfo, device: torch.de
     return result
 
 
-def fit(cfg: ExperimentConfig, resume: bool = False) -> TrainResult:
-    """Train ``cfg`` (one process, or one of torchrun's); see the module docstring."""
+#: files whose presence in ``train.out`` means a run is already there
+RUN_FILES = (CHECKPOINT_NAME, "log.csv")
+
+
+def check_run_folder(out: str | Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to start a new run over an existing one unless ``resume`` or ``overwrite``.
+
+    Raises:
+        QpeflowError: both flags, ``out`` is a file, or ``out`` holds a checkpoint or
+            log and neither flag is given (its log would be truncated, its checkpoint replaced).
+    """
+    folder = Path(out)
+    if resume and overwrite:
+        raise QpeflowError("give --resume (continue the run) or --overwrite (start it again), not both")
+    if folder.exists() and not folder.is_dir():
+        raise input_error(folder, "train.out is a file, not a run folder")
+    found = [name for name in RUN_FILES if (folder / name).exists()]
+    if found and not (resume or overwrite):
+        raise input_error(
+            folder,
+            f"holds a run already ({', '.join(found)}); pass --resume to continue it or --overwrite to start it again",
+        )
+
+
+def fit(cfg: ExperimentConfig, resume: bool = False, overwrite: bool = False) -> TrainResult:
+    """Train ``cfg`` (one process, or one of torchrun's); see the module docstring.
+
+    A ``train.out`` that already holds a run is continued with ``resume``, replaced
+    with ``overwrite``, and refused otherwise (:func:`check_run_folder`).
+    """
+    check_run_folder(cfg.train.out, resume, overwrite)
     if cfg.train.steps < 1 or cfg.train.batch_size < 1 or cfg.train.ckpt_every < 1 or cfg.train.log_every < 1:
         raise QpeflowError("train.steps, train.batch_size, train.ckpt_every and train.log_every must be >= 1")
     device = pick_device(cfg.train.device, env_info().local_rank)

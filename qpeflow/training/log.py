@@ -15,6 +15,7 @@ from typing import Any
 from qpeflow.io.atomic import write_text
 
 COLUMNS = ("step", "loss", "lr", "steps_per_s", "seconds")
+VAL_COLUMNS = ("step", "val_loss", "best_step")
 
 
 def _tensorboard(folder: Path) -> Any:
@@ -25,8 +26,25 @@ def _tensorboard(folder: Path) -> Any:
     return SummaryWriter(str(folder / "tensorboard"))
 
 
+def _write_csv(path: Path, columns: tuple[str, ...], rows: list[list[str]]) -> None:
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf)
+    writer.writerow(columns)
+    writer.writerows(rows)
+    write_text(path, buf.getvalue())
+
+
+def _kept_rows(path: Path, resume_step: int | None) -> list[list[str]]:
+    if resume_step is None or not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    return [r for r in rows if r and int(r[0]) <= resume_step]
+
+
 class TrainLog:
-    """Rows of ``<out>/log.csv``; on resume drops rows after the checkpoint's step.
+    """Rows of ``<out>/log.csv`` (training loss) and ``<out>/val.csv`` (validation loss);
+    on resume drops rows after the checkpoint's step.
 
     Args:
         out: the run folder.
@@ -34,25 +52,24 @@ class TrainLog:
     """
 
     def __init__(self, out: Path, resume_step: int | None = None) -> None:
-        self.path = out / "log.csv"
+        self.path, self.val_path = out / "log.csv", out / "val.csv"
         out.mkdir(parents=True, exist_ok=True)
-        self._rows = self._kept_rows(resume_step)
-        self._flush()
+        self._rows = _kept_rows(self.path, resume_step)
+        self._val_rows = _kept_rows(self.val_path, resume_step)
+        _write_csv(self.path, COLUMNS, self._rows)
+        if self._val_rows:
+            _write_csv(self.val_path, VAL_COLUMNS, self._val_rows)
         self._tb = _tensorboard(out)
 
     def _flush(self) -> None:
-        buf = io.StringIO(newline="")
-        writer = csv.writer(buf)
-        writer.writerow(COLUMNS)
-        writer.writerows(self._rows)
-        write_text(self.path, buf.getvalue())
+        _write_csv(self.path, COLUMNS, self._rows)
 
-    def _kept_rows(self, resume_step: int | None) -> list[list[str]]:
-        if resume_step is None or not self.path.is_file():
-            return []
-        with self.path.open(newline="") as f:
-            rows = list(csv.reader(f))[1:]
-        return [r for r in rows if r and int(r[0]) <= resume_step]
+    def write_val(self, step: int, val_loss: float, best_step: int) -> None:
+        """One validation row."""
+        self._val_rows.append([str(step), f"{val_loss:.6g}", str(best_step)])
+        _write_csv(self.val_path, VAL_COLUMNS, self._val_rows)
+        if self._tb is not None:
+            self._tb.add_scalar("val_loss", val_loss, step)
 
     def write(self, step: int, loss: float, lr: float, steps_per_s: float, seconds: float) -> None:
         """One row; ``step`` counts completed steps."""

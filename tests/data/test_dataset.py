@@ -123,3 +123,28 @@ def test_store_missing_or_incomplete(tmp_path: Path) -> None:
     ds.to_zarr(tmp_path / "bad.zarr", zarr_format=2)
     with pytest.raises(QpeflowError, match=r"bad\.zarr.*mask.*ir_std"):
         StoreDataset(tmp_path / "bad.zarr", _cfg(patch=16), "train")
+
+
+def test_augmentation_turns_infrared_rain_and_mask_together(store: Path) -> None:
+    plain = StoreDataset(store, _cfg(), "train")[3]
+    aug = StoreDataset(store, _cfg(augment=True), "train")
+    seen = set()
+    for seed in range(24):
+        item = aug[(3, seed)]
+        match = [
+            (k, f)
+            for k in range(4)
+            for f in (False, True)
+            if torch.equal(_sym(plain.cond, k, f), item.cond)
+            and torch.equal(_sym(plain.target, k, f), item.target)
+            and torch.equal(_sym(plain.mask, k, f), item.mask)
+        ]
+        assert match, "the three arrays must share one symmetry"
+        seen.add(match[0])
+    assert len(seen) > 4  # several of the 8 symmetries drawn
+    assert torch.equal(aug[3].cond, plain.cond)  # no crop seed (estimation): untouched
+
+
+def _sym(t: torch.Tensor, k: int, flip: bool) -> torch.Tensor:
+    out = torch.rot90(t, k, dims=(-2, -1))
+    return torch.flip(out, dims=(-1,)) if flip else out

@@ -10,14 +10,15 @@ import pytest
 import xarray as xr
 
 from qpeflow.cli import main
-from qpeflow.config import PrepareConfig
+from qpeflow.config import DEFAULT_CHANNELS, PrepareConfig
 from qpeflow.data.events import RainSequence
-from qpeflow.data.prepare import _Samples, _window_ok, assign_splits, cut_patches, prepare
+from qpeflow.data.prepare import _Samples, _window_ok, assign_splits, cut_patches, patch_origins, prepare
+from qpeflow.data.simulator.params import SIMULATOR_VERSION
 from qpeflow.data.store import StoreArrays, write_store
 from qpeflow.errors import QpeflowError
 from qpeflow.io.regrid import equal_area_grid
 
-SMALL = PrepareConfig(n_events=5, patch=24, patches_per_frame=2, seed=3)
+SMALL = PrepareConfig(n_events=5, patch=24, patches_per_frame=2, seed=3, draws_train=2, draws_eval=3)
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +30,10 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> xr.Dataset:
 
 def test_store_contract(store: xr.Dataset) -> None:
     n = store.sizes["sample"]
-    assert store["inputs"].shape == (n, 4, 5, 24, 24) and store["inputs"].dtype == np.float32
+    assert store["inputs"].shape == (n, 4, 7, 24, 24) and store["inputs"].dtype == np.float32
     assert store["target"].shape == (n, 1, 24, 24) and not np.isnan(store["target"].values).any()
     assert store["mask"].dtype == bool
-    assert list(store["channel"].values) == ["IR_108", "IR_120", "WV_062", "WV_073", "IR_087"]
+    assert tuple(store["channel"].values) == DEFAULT_CHANNELS
     assert list(store["time_in"].values) == [-45, -30, -15, 0]
     assert np.issubdtype(store["valid_time"].dtype, np.datetime64)
     for key in (
@@ -50,7 +51,9 @@ def test_store_contract(store: xr.Dataset) -> None:
     ):
         assert key in store.attrs, key
     assert store.attrs["infrared"] == "simulated" and store.attrs["source"] == "synthetic"
-    assert set(json.loads(store.attrs["simulator_params"])) == set(store["event"].values)
+    params = json.loads(store.attrs["simulator_params"])
+    assert set(params) == set(store["event"].values)
+    assert store.attrs["simulator_version"] == SIMULATOR_VERSION
 
 
 def test_split_by_event_and_train_normalisation(store: xr.Dataset) -> None:
@@ -60,7 +63,7 @@ def test_split_by_event_and_train_normalisation(store: xr.Dataset) -> None:
     assert set(sp) == {"train", "val", "test"}
     train = store["inputs"].values[sp == "train"]
     assert np.abs(train.mean(axis=(0, 1, 3, 4))).max() < 1e-3  # z-scored with train statistics
-    assert train.std(axis=(0, 1, 3, 4)) == pytest.approx(np.ones(5), rel=1e-3)
+    assert train.std(axis=(0, 1, 3, 4)) == pytest.approx(np.ones(7), rel=1e-3)
     bt = store["inputs"].values[:, -1, 0] * store.attrs["ir_std"][0] + store.attrs["ir_mean"][0]
     assert bt.min() > 180 and bt.max() < 330
 
@@ -71,6 +74,45 @@ def test_deterministic_for_a_seed(tmp_path, store: xr.Dataset) -> None:
     np.testing.assert_array_equal(again["split"].values, store["split"].values)
     other = xr.open_zarr(prepare(dataclasses.replace(SMALL, seed=4), tmp_path / "c.zarr", progress=False).path)
     assert not np.array_equal(other["target"].values[:3], store["target"].values[:3])
+
+
+def test_k_draws_per_event_share_the_rain_and_differ_in_infrared(store: xr.Dataset) -> None:
+    ev, sp, dr = store["event"].values, store["split"].values, store["draw"].values
+    contents = json.loads(store.attrs["split_contents"])
+    params = json.loads(store.attrs["simulator_params"])
+    for e in np.unique(ev):
+        k = 2 if sp[ev == e][0] == "train" else 3
+        assert len(params[e]) == k and sorted(set(dr[ev == e])) == list(range(k))
+        assert contents[sp[ev == e][0]][e] == list(range(k))
+        assert params[e][0] != params[e][1]  # fresh simulator parameters per draw
+    e = ev[0]
+    a, b = np.flatnonzero((ev == e) & (dr == 0)), np.flatnonzero((ev == e) & (dr == 1))
+    # same event, same targets are possible across draws; the infrared of a draw is its own
+    assert not np.allclose(store["inputs"].values[a].mean(), store["inputs"].values[b].mean())
+
+
+@pytest.mark.parametrize(
+    ("kw", "words"),
+    [
+        ({"channels": ("IR_108", "IR_999")}, "unknown channel"),
+        ({"draws_train": 0}, "draws_train"),
+        ({"draws_eval": 0}, "draws_eval"),
+        ({"simulator_version": "0.9"}, "simulator version '0.9'"),
+    ],
+)
+def test_bad_requests_are_refused_before_writing(tmp_path, kw, words) -> None:
+    with pytest.raises(QpeflowError, match=words):
+        prepare(dataclasses.replace(SMALL, **kw), tmp_path / "bad.zarr", progress=False)
+    assert not (tmp_path / "bad.zarr").exists()
+
+
+def test_rain_weighted_origins_favour_rain() -> None:
+    rain = np.zeros((40, 40), np.float32)
+    rain[:10, :10] = 3.0
+    rng = np.random.default_rng(0)
+    wet = [np.divmod(patch_origins(rain, 8, 1, True, rng)[0], 33)[0] < 10 for _ in range(300)]
+    uniform = [np.divmod(patch_origins(rain, 8, 1, False, rng)[0], 33)[0] < 10 for _ in range(300)]
+    assert np.mean(wet) > np.mean(uniform) + 0.2
 
 
 def _seq(rain: np.ndarray, times: np.ndarray | None = None, event: str = "e") -> RainSequence:

@@ -44,7 +44,8 @@ def test_netcdf_layout_and_attributes(trained: dict[str, Path]) -> None:
         assert coord in ds.coords
     a = ds.attrs
     assert a["method"] == "cfm" and a["nfe"] == 2 and a["steps"] == 2 and a["sampler"] == "euler"
-    assert list(np.atleast_1d(a["seeds"])) == [5, 6] and len(np.atleast_1d(a["seconds_per_member"])) == 2
+    assert list(np.atleast_1d(a["seeds"])) == [5] and "SeedSequence([seed, m, k])" in a["seeding"]
+    assert len(np.atleast_1d(a["seconds_per_member"])) == 2
     assert a["checkpoint"] == str(trained["cfm"]) and a["data_source"] == "synthetic"
     assert a["infrared"] == "simulated" and json.loads(a["events"]) == sorted(set(ds["event"].values.tolist()))
     # truth is the store's rain where the radar saw
@@ -52,13 +53,30 @@ def test_netcdf_layout_and_attributes(trained: dict[str, Path]) -> None:
     np.testing.assert_allclose(ds["truth"].values, raw["target"].values[idx, 0] * raw["mask"].values[idx])
 
 
-def test_member_reproducible_from_its_seed(trained: dict[str, Path]) -> None:
-    tmp = trained["tmp"]
-    predict(trained["cfm"], trained["store"], "test", members=3, steps=2, seed=10, out=tmp / "a.nc", batch_size=3)
-    predict(trained["cfm"], trained["store"], "test", members=1, steps=2, seed=12, out=tmp / "b.nc", batch_size=3)
-    a, b = xr.open_dataset(tmp / "a.nc"), xr.open_dataset(tmp / "b.nc")
-    np.testing.assert_array_equal(a["rain_rate"].values[2], b["rain_rate"].values[0])
+def test_member_reproducible_whatever_the_batch_size_and_thinning(trained: dict[str, Path]) -> None:
+    """The one seeding rule: member m of sample k depends on (seed, m, k) only."""
+    tmp, ck, st = trained["tmp"], trained["cfm"], trained["store"]
+    predict(ck, st, "test", members=3, steps=2, seed=10, out=tmp / "a.nc", batch_size=3)
+    predict(ck, st, "test", members=3, steps=2, seed=10, out=tmp / "b.nc", batch_size=1, max_samples=2)
+    predict(ck, st, "test", members=3, steps=2, seed=11, out=tmp / "c.nc", batch_size=3)
+    a, b, c = (xr.open_dataset(tmp / f"{n}.nc") for n in "abc")
+    rows = [int(np.flatnonzero(a["sample"].values == k)[0]) for k in b["sample"].values]
+    np.testing.assert_allclose(a["rain_rate"].values[:, rows], b["rain_rate"].values, rtol=1e-5, atol=1e-6)
     assert not np.array_equal(a["rain_rate"].values[0], a["rain_rate"].values[1])
+    assert not np.array_equal(a["rain_rate"].values[0], c["rain_rate"].values[0])
+
+
+def test_baseline_writes_the_same_file_as_a_model(trained: dict[str, Path]) -> None:
+    from qpeflow.methods.baselines import gpi
+
+    out = trained["tmp"] / "gpi.nc"
+    r = predict(None, trained["store"], "test", out=out, baseline="gpi")
+    ds = xr.open_dataset(out)
+    assert r.members == 1 and r.nfe == 0 and ds.attrs["method"] == "gpi" and ds.attrs["nfe"] == 0
+    assert ds["rain_rate"].dims == ("member", "time", "y", "x")
+    np.testing.assert_allclose(ds["rain_rate"].values[0], gpi(ds["ir_108"].values), atol=1e-4)
+    with pytest.raises(QpeflowError, match="either a checkpoint or a baseline"):
+        predict(trained["cfm"], trained["store"], out=out, baseline="gpi")
 
 
 def test_bad_inputs(trained: dict[str, Path]) -> None:

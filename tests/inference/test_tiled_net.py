@@ -7,7 +7,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from qpeflow.inference.tiled_net import TiledNet, Tiling, tiled_method
+from qpeflow.inference.tiled_net import TiledNet, Tiling, tiled_mean
+from qpeflow.methods import Noise
 from qpeflow.methods.flow import FlowMatching, MeanSource
 from qpeflow.methods.residual import Residual
 
@@ -39,9 +40,13 @@ TILING = Tiling(tile=32, overlap=12, batch=4, margin=4, progress=False)
 
 
 def _member(method, net, cond, seed: int) -> np.ndarray:  # type: ignore[no-untyped-def]
-    gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        return method.estimate(net, cond, 1, 3, [gen]).samples[0, 0, 0].numpy()
+        return method.estimate(net, cond, 3, Noise.seeded([seed])).sample[0, 0].numpy()
+
+
+def tiled_method(method, tiling: Tiling):  # type: ignore[no-untyped-def]
+    """What qpeflow.inference.estimate does: every whole-cond callable of the method tiled."""
+    return method.map_cond_fns(lambda fn: tiled_mean(fn, tiling))
 
 
 def test_flow_member_tiled_equals_whole() -> None:

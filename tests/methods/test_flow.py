@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
 from qpeflow.config import MethodConfig
-from qpeflow.data.batch import Batch
 from qpeflow.errors import QpeflowError
-from qpeflow.methods import build_method
+from qpeflow.methods import Noise, build_method
 from qpeflow.methods.flow import FlowMatching, GaussianSource, MeanSource
-from qpeflow.nn import build_network
-from tests.methods.tiny import TINY, fixed_objective_losses, tiny_batch
 
 
 @pytest.mark.parametrize("s_min", [0.0, 0.1])
@@ -54,12 +50,12 @@ def test_exact_velocity_reproduces_x1(sampler: str, steps: int) -> None:
     x1 = torch.randn(2, 1, 8, 8)
 
     def net(x, t, cond, aux=None):
-        return (x1.repeat(x.shape[0] // 2, 1, 1, 1) - x) / (1 - t).reshape(-1, 1, 1, 1)
+        return (x1 - x) / (1 - t).reshape(-1, 1, 1, 1)
 
-    est = FlowMatching().estimate(net, torch.zeros(2, 1, 1, 8, 8), 3, steps, None, sampler)
-    assert est.nfe == steps * (1 if sampler == "euler" else 2)
-    for m in range(3):
-        torch.testing.assert_close(est.samples[m], x1, rtol=1e-4, atol=1e-5)
+    for seed in range(3):
+        est = FlowMatching().estimate(net, torch.zeros(2, 1, 1, 8, 8), steps, Noise.seeded([seed, seed + 9]), sampler)
+        assert est.nfe == steps * (1 if sampler == "euler" else 2)
+        torch.testing.assert_close(est.sample, x1, rtol=1e-4, atol=1e-5)
 
 
 def test_mean_source_with_center_starts_at_center_plus_noise() -> None:
@@ -67,53 +63,10 @@ def test_mean_source_with_center_starts_at_center_plus_noise() -> None:
     center = torch.randn(2, 1, 8, 8)
     fm = FlowMatching(source=MeanSource(0.5), center=lambda cond: center)
     est = fm.estimate(
-        lambda x, t, c, aux=None: torch.zeros_like(x),
-        torch.zeros(2, 1, 1, 8, 8),
-        2,
-        4,
-        [torch.Generator().manual_seed(s) for s in (1, 2)],
-        "heun",
+        lambda x, t, c, aux=None: torch.zeros_like(x), torch.zeros(2, 1, 1, 8, 8), 4, Noise.seeded([1, 2]), "heun"
     )
-    eps = torch.randn(2, 1, 8, 8, generator=torch.Generator().manual_seed(2))
-    torch.testing.assert_close(est.samples[1], center + 0.5 * eps)
-
-
-@pytest.mark.parametrize("t_sampling,source", [("uniform", GaussianSource()), ("logit_normal", MeanSource(0.5))])
-def test_loss_finite_and_decreasing(t_sampling: str, source) -> None:
-    torch.manual_seed(0)
-    method = FlowMatching(0.0, t_sampling, source)
-    net = build_network(TINY, 2, 2, method.x_channels, method.aux_channels)
-    losses = fixed_objective_losses(method, net)
-    assert all(np.isfinite(losses))
-    assert np.mean(losses[-5:]) < 0.7 * losses[0]
-
-
-def test_masked_target_values_change_nothing() -> None:
-    torch.manual_seed(1)
-    method = FlowMatching(0.05, "logit_normal")
-    net = build_network(TINY, 2, 2, 1, 0)
-    batch = tiny_batch()
-    junk = Batch(batch.cond, torch.where(batch.mask > 0, batch.target, 50.0), batch.mask, batch.index)
-    a = method.loss(net, batch, torch.Generator().manual_seed(3)).item()
-    assert method.loss(net, junk, torch.Generator().manual_seed(3)).item() == a
-
-
-@pytest.mark.parametrize("sampler", ["euler", "heun", "midpoint"])
-def test_members_reproducible_from_their_seed(sampler: str) -> None:
-    torch.manual_seed(2)
-    net = build_network(TINY, 2, 2, 1, 0)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    cond = tiny_batch().cond[:2]
-    gens = lambda seeds: [torch.Generator().manual_seed(s) for s in seeds]  # noqa: E731
-    with torch.no_grad():
-        both = FlowMatching().estimate(net, cond, 2, 4, gens([10, 11]), sampler)
-        again = FlowMatching().estimate(net, cond, 2, 4, gens([10, 11]), sampler)
-        alone = FlowMatching().estimate(net, cond, 1, 4, gens([11]), sampler)
-    torch.testing.assert_close(both.samples, again.samples, rtol=0, atol=0)
-    torch.testing.assert_close(both.samples[1], alone.samples[0], rtol=1e-4, atol=1e-5)
-    assert not torch.allclose(both.samples[0], both.samples[1])
+    eps = torch.randn(1, 8, 8, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(est.sample[1], center[1] + 0.5 * eps)
 
 
 def test_build_and_errors() -> None:
@@ -122,6 +75,6 @@ def test_build_and_errors() -> None:
     with pytest.raises(QpeflowError, match="needs a regression mean"):
         build_method(MethodConfig(kind="flow", source="mean"))
     with pytest.raises(QpeflowError, match="not a flow sampler"):
-        FlowMatching().estimate(lambda *a: a[0], torch.zeros(1, 1, 1, 8, 8), 1, 2, None, "ddim")
+        FlowMatching().estimate(lambda *a: a[0], torch.zeros(1, 1, 1, 8, 8), 2, None, "ddim")
     with pytest.raises(QpeflowError, match="t_sampling"):
         FlowMatching(t_sampling="beta")

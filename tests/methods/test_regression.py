@@ -9,7 +9,7 @@ import torch
 from qpeflow.config import MethodConfig
 from qpeflow.data.batch import Batch
 from qpeflow.errors import QpeflowError
-from qpeflow.methods import build_method
+from qpeflow.methods import Noise, build_method
 from qpeflow.methods.regression import Regression, quantile_matching
 from qpeflow.nn import build_network
 from tests.methods.tiny import TINY, tiny_batch
@@ -27,13 +27,6 @@ def train_losses(method: Regression, steps: int = 30) -> list[float]:
         opt.step()
         losses.append(loss.item())
     return losses
-
-
-@pytest.mark.parametrize("loss", ["mse", "mse_quantile"])
-def test_loss_finite_and_decreasing(loss: str) -> None:
-    losses = train_losses(Regression(loss))
-    assert all(np.isfinite(losses))
-    assert np.mean(losses[-5:]) < 0.5 * losses[0]
 
 
 @pytest.mark.parametrize("loss", ["mse", "mse_quantile"])
@@ -66,17 +59,17 @@ def test_quantile_matching_is_sorted_w2_and_ignores_placement() -> None:
     assert float(quantile_matching(shuffled, torch.tensor(y), torch.ones(2, 1, 4, 4))) == pytest.approx(0.0)
 
 
-def test_estimate_same_field_for_every_member() -> None:
+def test_estimate_is_the_mean_field() -> None:
     torch.manual_seed(2)
     net = build_network(TINY, 2, 2, 0, 0)
     with torch.no_grad():
         for p in net.parameters():
             p.add_(0.05 * torch.randn_like(p))
     cond = tiny_batch().cond
-    est = Regression().estimate(net, cond, 3, steps=8)
-    assert est.samples.shape == (3, 4, 1, 16, 16) and est.nfe == 1
-    torch.testing.assert_close(est.samples[0], est.samples[2])
-    torch.testing.assert_close(est.samples[0], Regression.predict(net, cond))
+    est = Regression().estimate(net, cond, steps=8, noise=Noise.seeded([1, 2, 3, 4]))
+    assert est.sample.shape == (4, 1, 16, 16) and est.nfe == 1
+    torch.testing.assert_close(est.sample, Regression.predict(net, cond))
+    torch.testing.assert_close(Regression().estimate(net, cond, 1, Noise.seeded([5, 6, 7, 8])).sample, est.sample)
 
 
 def test_build_and_errors() -> None:

@@ -18,8 +18,8 @@ from qpeflow.plots.curves import (
     plot_reliability,
     plot_spread_skill,
 )
-from qpeflow.plots.palette import BASELINE_COLOURS, TRUTH_COLOUR, model_colours
-from qpeflow.plots.panels import ModelMaps, plot_example_maps
+from qpeflow.plots.palette import MODEL_PALETTE, TRUTH_COLOUR, model_colours
+from qpeflow.plots.panels import CaseMaps, ModelMaps, plot_case
 from qpeflow.plots.scores import (
     NfePoint,
     nfe_groups,
@@ -31,6 +31,13 @@ from qpeflow.plots.scores import (
 
 THR = np.array([0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0])
 NAN7 = np.full(7, np.nan)
+
+
+def has_coastlines(ax) -> bool:
+    """Whether ``ax`` holds a LineCollection (coastlines / borders; graticule contours are ContourSets)."""
+    from matplotlib.collections import LineCollection
+
+    return any(type(c) is LineCollection and len(c.get_segments()) > 0 for c in ax.collections)
 
 
 def curve(x, **series) -> Curve:
@@ -52,10 +59,10 @@ def line_colours(fig: Figure) -> set[str]:
     return {mcolors.to_hex(line.get_color()) for ax in fig.axes for line in ax.get_lines()}
 
 
-def test_palette_is_stable_and_baselines_fixed() -> None:
-    a = model_colours(["cfm", "unet", "gpi"], {"gpi": "gpi"})
-    b = model_colours(["gpi", "unet", "cfm"], {"gpi": "gpi"})
-    assert a == b and a["gpi"] == BASELINE_COLOURS["gpi"]
+def test_palette_is_stable_and_treats_every_model_alike() -> None:
+    a = model_colours(["cfm", "unet", "gpi"])
+    b = model_colours(["gpi", "unet", "cfm"])
+    assert a == b and [a["cfm"], a["gpi"], a["unet"]] == list(MODEL_PALETTE[:3])  # sorted-name rule
     assert len(set(a.values())) == 3 and TRUTH_COLOUR not in a.values()
 
 
@@ -139,9 +146,9 @@ def test_member_agreement_bars_with_na() -> None:
 
 def test_quality_vs_nfe_groups_methods_with_several_steps() -> None:
     pts = [
-        NfePoint("cfm_4", "cfm", 8, {"csi_1": 0.5, "p99_ratio": 0.8, "rapsd_small_scale_ratio": 0.7}),
-        NfePoint("cfm_16", "cfm", 32, {"csi_1": 0.6, "p99_ratio": None, "rapsd_small_scale_ratio": 0.9}),
-        NfePoint("unet", "unet", 1, {"csi_1": 0.55}),
+        NfePoint("cfm_4", "cfm", 8, {"csi": 0.5, "p99_ratio": 0.8, "rapsd_small_scale_ratio": 0.7}),
+        NfePoint("cfm_16", "cfm", 32, {"csi": 0.6, "p99_ratio": None, "rapsd_small_scale_ratio": 0.9}),
+        NfePoint("unet", "unet", 1, {"csi": 0.55}),
     ]
     assert list(nfe_groups(pts)) == ["cfm"]
     fig = plot_quality_vs_nfe(pts, {"cfm_4": "#0072b2"})
@@ -153,33 +160,37 @@ def test_quality_vs_nfe_groups_methods_with_several_steps() -> None:
     assert len(empty.axes) == 3 and "several step counts" in empty.axes[0].texts[0].get_text()
 
 
-def test_example_maps_layout_shared_scales_and_mask() -> None:
+def test_example_case_one_row_per_model_shared_rain_scale_and_mask() -> None:
     rng = np.random.default_rng(0)
-    n, h, w = 2, 16, 16
-    truth = rng.gamma(0.5, 4.0, (n, h, w))
-    truth[:, :4] = 0.0
-    mask = np.ones((n, h, w), bool)
-    mask[:, :, :3] = False
-    ens = ModelMaps(truth, truth * 0.5, truth * 0.7, (truth > 1).astype(float))
-    fig = plot_example_maps(280 - truth, truth, {"cfm": ens, "unet": ModelMaps(truth)}, mask, row_titles=["t0", "t1"])
+    h = w = 16
+    truth = rng.gamma(0.5, 4.0, (h, w))
+    truth[:4] = 0.0
+    mask = np.ones((h, w), bool)
+    mask[:, :3] = False
+    ens = ModelMaps(truth, mask, truth, 280 - truth, truth * 0.5, truth * 0.7, (truth > 1).astype(float))
+    case = CaseMaps("2021-06-01 12:00 UTC", {"cfm": ens, "unet": ModelMaps(truth, mask, truth, 280 - truth)})
+    fig = plot_case(case, 2.0)
     maps = map_axes(fig)
-    assert len(maps) == n * (2 + 4 + 1)
-    assert len(fig.axes) - len(maps) == 3  # IR, rain and probability colourbars
-    rain_norms = {
-        (im.norm.vmin, im.norm.vmax) for ax in maps for im in ax.get_images() if isinstance(im.norm, mcolors.LogNorm)
+    assert len(maps) == 2 * 6 and len(fig.axes) - len(maps) == 3  # IR, rain and probability legends
+    assert [ax.get_title() for ax in maps[:6]][-1] == "P(R > 2 mm/h)"
+    assert [maps[0].get_ylabel(), maps[6].get_ylabel()] == ["cfm", "unet"]
+    norms = {
+        tuple(im.norm.boundaries) for ax in maps for im in ax.get_images() if isinstance(im.norm, mcolors.BoundaryNorm)
     }
-    assert rain_norms == {(0.1, 100.0)}
-    truth_img = maps[n].get_images()[0]  # column 1 (truth), row 0
+    assert norms == {(0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)}
+    truth_img = maps[1].get_images()[0]
     assert np.ma.getmaskarray(truth_img.get_array())[:, :3].all()  # masked -> 'bad' (grey)
-    assert truth_img.get_array()[5:, 3:].min() > 0  # zeros -> 'under' (white), not bad
-    assert maps[0].get_ylabel() == "t0"
+    assert not np.ma.getmaskarray(truth_img.get_array())[5:, 3:].any()  # zeros -> 'under' (white), not bad
+    assert not maps[9].get_images() and "1 member" in maps[9].texts[0].get_text()
+    assert fig.get_size_inches()[0] * 100 <= 2000
     render(fig)
 
 
-def test_example_maps_deterministic_only() -> None:
-    truth = np.zeros((1, 8, 8))
-    fig = plot_example_maps(np.full((1, 8, 8), 250.0), truth, {"gpi": ModelMaps(truth)})
-    assert len(map_axes(fig)) == 3 and len(fig.axes) == 5  # IR + rain colourbars only
-    no_ir = plot_example_maps(None, truth, {"cfm": ModelMaps(truth, truth, truth, truth)})
-    assert len(map_axes(no_ir)) == 5 and len(no_ir.axes) == 7  # rain + probability colourbars
-    render(no_ir)
+def test_example_case_draws_coastlines_on_a_georeferenced_grid() -> None:
+    from qpeflow.io.grid import OPERA_CRS, Grid
+
+    grid = Grid(OPERA_CRS, 900_000.0, 8000.0, -2_100_000.0, -8000.0, (40, 40))  # Ireland and Wales
+    truth = np.zeros((40, 40))
+    case = CaseMaps("t", {"unet": ModelMaps(truth, np.ones((40, 40), bool), truth)}, grid)
+    fig = plot_case(case, 1.0)
+    assert all(has_coastlines(ax) for ax in map_axes(fig)[1:3])  # coastline/border collections on the rain maps

@@ -8,6 +8,7 @@ the table ranks them as the physics says (skipped while qpeflow.evaluate is abse
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -23,6 +24,7 @@ from qpeflow.errors import QpeflowError
 from qpeflow.report.build import build_report, data_source_text
 from qpeflow.report.maps import read_examples
 from qpeflow.report.table import ScoresFile, comparison_table, load_scores
+from tests.writers.predictions import make_ir_baseline_predictions
 
 THRESHOLDS = [0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0]
 SCALES = [1, 2, 4, 8, 16, 32, 64]
@@ -76,7 +78,7 @@ def scores_doc(
         _scalar("spread_skill", 0.8 if ens else None, "ensemble", reason=na),
         _scalar("member_fss", skill if ens else None, "ensemble", reason=na),
         _scalar("centroid_spread", 3.0 * (1 - skill) if ens else None, "ensemble", reason=na),
-        _scalar("nfe", nfe, "pooled", reason="baseline, no network"),
+        _scalar("nfe", nfe, "pooled", reason="not recorded in the predictions file"),
         _scalar("seconds_per_field", 0.05 * (nfe or 0.01), "pooled"),
     ]
     meta = {
@@ -215,12 +217,14 @@ def scores_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("cfm_4", "cfm", 4, 0.8, 1.0, 0.9, 0.8, 8, 4),
         ("cfm_16", "cfm", 4, 0.85, 0.95, 0.97, 0.9, 32, 16),
         ("unet", "unet", 1, 0.7, 0.7, 0.5, 0.2, 1, None),
-        ("gpi", "gpi", 1, 0.3, 2.0, 0.2, 0.1, None, None),
+        ("gpi", "gpi", 1, 0.3, 2.0, 0.2, 0.1, 0, 0),
     ]
     for i, (name, method, m, skill, mae, p99, rapsd, nfe, steps) in enumerate(runs):
-        # a baseline is scored from the IR of another model's predictions file
+        # a baseline writes its own predictions file, like any model (method gpi, nfe 0)
         pred = (
-            tmp_path / "cfm_4.nc" if method == "gpi" else write_predictions(tmp_path / f"{name}.nc", method, m, seed=i)
+            make_ir_baseline_predictions(tmp_path / "gpi.nc", tmp_path / "cfm_4.nc", "gpi")
+            if method == "gpi"
+            else write_predictions(tmp_path / f"{name}.nc", method, m, seed=i)
         )
         doc = scores_doc(name, method, m, str(pred), skill, mae, p99, rapsd, nfe, steps)
         (out / f"{name}.json").write_text(json.dumps(doc))
@@ -245,22 +249,26 @@ def test_report_table_and_data_source(scores_dir: Path, built: Path) -> None:
     assert "Data source: radar:knmi" in page and "knmi_20180824" in page
     assert "pairs real radar rain with SIMULATED infrared" in page and "SIMULATED infrared" in md
     table = comparison_table(load_scores(scores_dir))
-    assert table.rows == ("cfm_16", "cfm_4", "unet", "gpi")  # baselines last
+    assert table.rows == ("cfm_16", "cfm_4", "gpi", "unet")  # every row alike, by name
     # CSI@1 max -> cfm_16; MAE min -> unet; P99 ratio closest to 1 -> cfm_16; CRPS only ensembles
     assert [table.cell(r, "csi_1").best for r in table.rows] == [True, False, False, False]
-    assert [table.cell(r, "mae").best for r in table.rows] == [False, False, True, False]
+    assert [table.cell(r, "mae").best for r in table.rows] == [False, False, False, True]
     assert table.cell("cfm_16", "p99_ratio").best and not table.cell("unet", "p99_ratio").best
     assert table.cell("unet", "crps").value is None
     assert table.cell("unet", "crps").reason == "deterministic model (1 member)"
-    assert table.cell("gpi", "nfe").reason == "baseline, no network"
+    assert table.cell("gpi", "nfe").value == 0
+    assert [c.key for c in table.columns][:5] == ["csi_0.1", "csi_1", "csi_5", "fss_5_16", "mae"]
     cfm16, unet = _cell_html(page, "cfm_16"), _cell_html(page, "unet")
-    assert cfm16[0] == "<b>0.773</b>" and unet[0] == "0.636"  # CSI@1 = skill / 1.1
-    assert unet[5] == "<b>0.7</b>"  # MAE
+    assert cfm16[1] == "<b>0.773</b>" and unet[1] == "0.636"  # CSI@1 = skill / 1.1
+    assert unet[4] == "<b>0.7</b>"  # MAE
     assert 'title="CRPS: deterministic model (1 member)"' in page and "–<sup>" in page
     assert "**0.773**" in md and "| unet (unet) |" in md
     assert "definition of csi" in page and "closest to 1" in page
-    for header in ("CSI@1", "HSS@1", "bias@1", "FSS@5mm/16px", "RMSE", "W1 log", "spread-skill", "s/field"):
-        assert header in page
+    head, details = page.split("<details>", 1)
+    for header in ("CSI@0.1", "CSI@1", "CSI@5", "FSS@5mm/16px", "MAE", "CRPS", "NFE"):
+        assert f">{header} " in head, header
+    for header in ("HSS@1", "bias@1", "POD@10", "RMSE", "W1 log", "spread-skill", "Brier@5", "s/field"):
+        assert f">{header} " in details and f">{header} " not in head, header
 
 
 def test_report_figures_are_valid_pngs(built: Path) -> None:
@@ -268,7 +276,9 @@ def test_report_figures_are_valid_pngs(built: Path) -> None:
     page = built.read_text(encoding="utf-8")
     refs = re.findall(r"<img src='([^']+)'", page)
     assert {
-        "figures/example_maps.png",
+        "figures/example_maps_1.png",
+        "figures/example_maps_2.png",
+        "figures/example_maps_3.png",
         "figures/quality_vs_nfe.png",
         "figures/rank_histograms.png",
         "figures/rapsd.png",
@@ -284,31 +294,68 @@ def test_report_figures_are_valid_pngs(built: Path) -> None:
     assert not list(out.rglob("*.tmp")), "atomic writes left temp files"
 
 
+CHECK_SCRIPT = """<script>
+window.addEventListener("load", () => {
+  const imgs = [...document.images];
+  const table = document.querySelector("table");
+  const report = {
+    images: imgs.length,
+    broken: imgs.filter((im) => !im.complete || im.naturalWidth === 0).map((im) => im.getAttribute("src")),
+    table_rows: table ? table.rows.length : 0,
+    table_width: table ? Math.ceil(table.getBoundingClientRect().right) : -1,
+    viewport: document.documentElement.clientWidth,
+  };
+  const out = document.createElement("pre");
+  out.id = "qpeflow-check";
+  out.textContent = JSON.stringify(report);
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def chromium(browser: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Headless Chromium with a fresh profile and no network side traffic."""
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--window-size=1400,2400",
+    ]
+    return subprocess.run([browser, *flags, *args], check=True, timeout=180, capture_output=True, text=True)
+
+
 def test_report_renders_in_headless_chromium(built: Path, tmp_path: Path) -> None:
+    """Screenshot non-blank; in the DOM after load: the table, every image decoded, the table within 1400 px."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        pytest.skip(
-            "no headless chromium installed (Debian package `chromium`); PNG validity is "
-            "checked by test_report_figures_are_valid_pngs instead"
-        )
-    index = built
+    assert browser is not None, "no chromium: `.ci/run` installs the Debian package (apt-get install -y chromium)"
     shot = tmp_path / "shot.png"
-    subprocess.run(
-        [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            f"--screenshot={shot}",
-            "--window-size=1400,2000",
-            index.resolve().as_uri(),
-        ],
-        check=True,
-        timeout=120,
-        capture_output=True,
-    )
+    chromium(browser, tmp_path / "profile1", f"--screenshot={shot}", built.resolve().as_uri())
     with Image.open(shot) as im:
-        assert np.asarray(im.convert("L")).std() > 5, "the rendered page is blank"
+        grey = np.asarray(im.convert("L"))
+        assert im.size[0] == 1400 and grey.std() > 5, "the rendered page is blank"
+    checked = built.with_name("browser_check.html")  # the page plus a script, beside it so images resolve
+    checked.write_text(built.read_text(encoding="utf-8").replace("</body>", CHECK_SCRIPT + "</body>"))
+    dom = chromium(
+        browser, tmp_path / "profile2", "--virtual-time-budget=10000", "--dump-dom", checked.resolve().as_uri()
+    ).stdout
+    found = re.search(r'<pre id="qpeflow-check">(.*?)</pre>', dom)
+    assert found is not None, "the check script did not run"
+    report = json.loads(html.unescape(found.group(1)))
+    assert report["images"] >= 8 and report["broken"] == [], report
+    assert report["table_rows"] == 5, report  # header + four models
+    assert report["table_width"] <= report["viewport"] <= 1400, f"the table scrolls sideways: {report}"
+    # a broken image must be caught by the same check
+    checked.write_text(checked.read_text().replace("figures/fss.png", "figures/missing.png"))
+    dom = chromium(browser, tmp_path / "profile3", "--virtual-time-budget=10000", "--dump-dom", checked.as_uri()).stdout
+    found = re.search(r'<pre id="qpeflow-check">(.*?)</pre>', dom)
+    assert found is not None and json.loads(html.unescape(found.group(1)))["broken"] == ["figures/missing.png"]
+    checked.unlink()
 
 
 def test_report_bad_input_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -340,19 +387,28 @@ def test_report_survives_missing_predictions_and_nulls(scores_dir: Path, tmp_pat
     assert _cell_html(page, "unet")[0].startswith("–<sup>")
 
 
-def test_report_examples_include_baseline_from_ir(scores_dir: Path) -> None:
+def test_report_examples_one_row_per_model_from_its_own_file(scores_dir: Path) -> None:
     scores = load_scores(scores_dir)
-    ex = read_examples([(s.name, s.meta["method"], Path(s.meta["predictions"])) for s in scores], n=2)
-    assert ex is not None and set(ex.models) == {"cfm_16", "cfm_4", "gpi", "unet"} and not ex.notes
-    assert ex.truth.shape == (2, 32, 32) and ex.resolution_km == 2.0
+    ex = read_examples([(s.name, s.meta["method"], Path(s.meta["predictions"])) for s in scores], 2, 1.0)
+    assert ex is not None and len(ex.cases) == 2 and not ex.notes
+    assert ex.models == ["cfm_16", "cfm_4", "gpi", "unet"] and ex.resolution_km == 2.0
+    first = ex.cases[0].rows["cfm_16"]
+    assert first.truth.shape == (32, 32)
     with xr.open_dataset(scores_dir.parent / "cfm_16.nc") as ds:
         wet = (ds["truth"] > 1).where(ds["mask"] > 0).mean(("y", "x")).values
-    assert wet[int(np.argmax(wet))] == pytest.approx(float(((ex.truth[0] > 1) & ex.mask[0]).sum() / ex.mask[0].sum()))
-    gpi = ex.models["gpi"]
-    assert gpi.member2 is None and set(np.unique(gpi.member1)) <= {0.0, 3.0}
-    np.testing.assert_array_equal(gpi.member1 == 3.0, ex.ir_108 < 235.0)
-    cfm = ex.models["cfm_16"]
+    assert wet.max() == pytest.approx(float(((first.truth > 1) & first.mask).sum() / first.mask.sum()))
+    gpi = ex.cases[0].rows["gpi"]  # read from gpi.nc itself: its rain is the GPI of its own IR
+    assert gpi.member2 is None and gpi.prob is None and set(np.unique(gpi.member1)) <= {0.0, 3.0}
+    np.testing.assert_array_equal(gpi.member1 == 3.0, gpi.ir_108 < 235.0)
+    cfm = ex.cases[1].rows["cfm_16"]
     assert cfm.prob is not None and cfm.prob.min() >= 0 and cfm.prob.max() <= 1
+
+
+def test_example_maps_one_figure_per_case_at_most_2000_px(built: Path) -> None:
+    for k in (1, 2, 3):
+        with Image.open(built.parent / "figures" / f"example_maps_{k}.png") as im:
+            assert 1000 < im.size[0] <= 2000 and im.size[1] > 4 * 200  # four model rows
+    assert not (built.parent / "figures" / "example_maps.png").exists()
 
 
 def test_report_examples_skip_files_with_another_truth(scores_dir: Path, tmp_path: Path) -> None:
@@ -362,11 +418,37 @@ def test_report_examples_skip_files_with_another_truth(scores_dir: Path, tmp_pat
     ds["truth"] = ds["truth"] * 2.0 + 1.0
     ds.to_netcdf(other)
     ex = read_examples(
-        [("cfm_4", "cfm", preds / "cfm_4.nc"), ("other", "cfm", other), ("wrong", "ddpm", preds / "cfm_16.nc")], n=2
+        [("cfm_4", "cfm", preds / "cfm_4.nc"), ("other", "cfm", other), ("wrong", "ddpm", preds / "cfm_16.nc")],
+        2,
+        1.0,
     )
-    assert ex is not None and list(ex.models) == ["cfm_4"]
+    assert ex is not None and ex.models == ["cfm_4"]
     assert any("other" in n and "different truth" in n for n in ex.notes)
     assert any("wrong" in n and "holds method 'cfm'" in n for n in ex.notes)
+
+
+def test_captions_and_columns_follow_the_evaluation_settings(tmp_path: Path) -> None:
+    """Changing eval.fss_thresholds (and the scales) changes table, curves and captions consistently."""
+    from qpeflow.config import EvalConfig
+    from qpeflow.evaluate import evaluate
+    from tests.writers.predictions import make_predictions
+
+    pages = {}
+    for label, cfg in (
+        ("default", EvalConfig()),
+        ("changed", EvalConfig(fss_thresholds=(2.0, 10.0, 20.0), fss_scales=(1, 3, 9), brier_thresholds=(2.0,))),
+    ):
+        pred = make_predictions(tmp_path / label / "noisy.nc", "noisy", n_time=3, members=2, size=24)
+        evaluate(pred, tmp_path / label / "scores", cfg)
+        index = build_report(tmp_path / label / "scores", tmp_path / label / "report", n_examples=1)
+        pages[label] = index.read_text(encoding="utf-8")
+    default, changed = pages["default"], pages["changed"]
+    assert "FSS at 1, 5 and 10 mm/h against neighbourhood size 1, 2, 4, 8, 16, 32 and 64 px" in default
+    assert "FSS at 2, 10 and 20 mm/h against neighbourhood size 1, 3 and 9 px" in changed
+    assert "1, 5 and 10 mm/h" not in changed and "FSS@5mm/16px" in default and "FSS@10mm/9px" in changed
+    assert ">CSI@2 " in changed and ">CSI@1 " not in changed.split("<details>")[0]
+    assert "probability of exceeding 2 mm/h" in changed and "P(R &gt; 2 mm/h)" in changed
+    assert "fss_vs_scale_20" in changed and "fss_vs_scale_5" not in changed
 
 
 def _source_docs(*sources: tuple[str, str]) -> list:

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 import qpeflow.training.fit as train_mod
-from qpeflow.build import build_from_config
+from qpeflow.build import InputSpec, build
 from qpeflow.checkpoint import load_checkpoint
 from qpeflow.config import load_config
+from qpeflow.data.transforms import IRNorm
 from qpeflow.errors import QpeflowError
 from qpeflow.training.fit import fit
 from tests.paths import CONFIGS
@@ -110,7 +111,8 @@ def test_ema_is_warmed_up_not_stuck_at_init(store: Path, runs: dict) -> None:
     ckpt = load_checkpoint(runs["full"])
     cfg = _cfg("cfm", store, runs["full"].parent, 6, *RESUME_EXTRA)
     torch.manual_seed(cfg.train.seed)  # fit() builds the network right after this
-    init, _ = build_from_config(cfg, 4, 5)
+    n = len(cfg.data.channels)
+    init = build(cfg, InputSpec(tuple(cfg.data.channels), 4, IRNorm((250.0,) * n, (20.0,) * n))).net
     w0 = init.state_dict()
     names = [k for k, v in ckpt["ema"].items() if v.is_floating_point() and v.numel() > 100]
     for name in names:
@@ -137,6 +139,7 @@ def test_ddpm_and_residual_train(store: Path, tmp_path: Path) -> None:
     res = fit(_cfg("cfm_residual", store, tmp_path / "res", 2, f"method.residual_of={unet.checkpoint}"))
     assert ddpm.steps == res.steps == 2
     payload = load_checkpoint(res.checkpoint)
-    assert payload["mean"]["checkpoint"] == str(unet.checkpoint)
+    mean = payload["components"]["mean"]
+    assert mean["checkpoint"] == str(unet.checkpoint) and payload["components"].keys() == {"mean"}
     unet_ema = load_checkpoint(unet.checkpoint)["ema"]
-    assert all(torch.equal(payload["mean"]["state_dict"][k], v) for k, v in unet_ema.items())
+    assert all(torch.equal(mean["state_dict"][k], v) for k, v in unet_ema.items())

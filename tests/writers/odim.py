@@ -45,6 +45,14 @@ def encode(values: np.ndarray, quantity: str) -> tuple[np.ndarray, float]:
     return codes.astype(np.uint16), offset
 
 
+def _where_attrs(grid: Grid) -> dict[str, object]:
+    attrs: dict[str, object] = {"projdef": np.bytes_(grid.crs)}
+    attrs["xsize"], attrs["ysize"] = np.uint64(grid.shape[1]), np.uint64(grid.shape[0])
+    attrs["xscale"], attrs["yscale"] = float(grid.dx), float(-grid.dy)
+    attrs.update(_corners(grid))
+    return attrs
+
+
 def write_odim(
     path: str | PathLike[str],
     rate_mmh: np.ndarray,
@@ -53,6 +61,10 @@ def write_odim(
     quantity: str = "RATE",
     with_quantity: bool = True,
     minutes: int = 5,
+    where_at: str = "root",
+    scaling_at: str = "dataset",
+    with_gain: bool = True,
+    qind: np.ndarray | None = None,
 ) -> None:
     """Write a one-dataset ODIM_H5 v2.0 composite of ``rate_mmh`` (ny, nx) on ``grid``.
 
@@ -62,10 +74,20 @@ def write_odim(
         valid_time: nominal time (``/what/date``, ``/what/time`` and dataset end time).
         with_quantity: False writes no ``what/quantity`` (a broken file for bad-input tests).
         minutes: accumulation window (start = end - minutes).
+        where_at: the level of the grid attributes: "root" (``/where``), "dataset"
+            (``dataset1/where``) or "data" (``dataset1/data1/where``); all are valid ODIM.
+        scaling_at: the level of quantity/gain/offset/nodata/undetect: "root", "dataset" or "data".
+        with_gain: False omits gain and offset (the reader must then use 1 and 0: the
+            codes are written as physical values in float32).
+        qind: optional quality index (ny, nx) in 0-1, written as ``dataset1/data1/quality1``
+            (uint8 codes, gain 1/250, quantity QIND).
     """
     values = np.asarray(rate_mmh, dtype=np.float64)
     assert values.shape == grid.shape, (values.shape, grid.shape)
     codes, offset = encode(values, quantity)
+    if not with_gain:
+        codes = np.where(codes == NODATA, NODATA, offset + GAIN * codes.astype(np.float64)).astype(np.float32)
+        codes[values <= offset] = UNDETECT
     end = np.datetime64(valid_time, "s").astype(object)
     start = (np.datetime64(valid_time, "s") - np.timedelta64(minutes, "m")).astype(object)
     with h5py.File(path, "w") as fh:
@@ -79,11 +101,9 @@ def write_odim(
             "source": "ORG:999",
         }.items():
             what.attrs[key] = np.bytes_(val)
-        where = fh.create_group("where")
-        where.attrs["projdef"] = np.bytes_(grid.crs)
-        where.attrs["xsize"], where.attrs["ysize"] = np.uint64(grid.shape[1]), np.uint64(grid.shape[0])
-        where.attrs["xscale"], where.attrs["yscale"] = float(grid.dx), float(-grid.dy)
-        for key, val in _corners(grid).items():
+        levels = {"root": "", "dataset": "dataset1/", "data": "dataset1/data1/"}
+        where = fh.create_group(f"{levels[where_at]}where")
+        for key, val in _where_attrs(grid).items():
             where.attrs[key] = val
         dwhat = fh.create_group("dataset1/what")
         for key, val in {
@@ -94,8 +114,15 @@ def write_odim(
             "endtime": end.strftime("%H%M%S"),
         }.items():
             dwhat.attrs[key] = np.bytes_(val)
+        swhat = fh.require_group(f"{levels[scaling_at]}what")
         if with_quantity:
-            dwhat.attrs["quantity"] = np.bytes_(quantity)
-        dwhat.attrs["gain"], dwhat.attrs["offset"] = GAIN, offset
-        dwhat.attrs["nodata"], dwhat.attrs["undetect"] = float(NODATA), float(UNDETECT)
+            swhat.attrs["quantity"] = np.bytes_(quantity)
+        if with_gain:
+            swhat.attrs["gain"], swhat.attrs["offset"] = GAIN, offset
+        swhat.attrs["nodata"], swhat.attrs["undetect"] = float(NODATA), float(UNDETECT)
         fh.create_dataset("dataset1/data1/data", data=codes, compression="gzip")
+        if qind is not None:
+            q = fh.create_group("dataset1/data1/quality1")
+            q.create_dataset("data", data=np.rint(np.clip(qind, 0, 1) * 250).astype(np.uint8))
+            qwhat = q.create_group("what")
+            qwhat.attrs["quantity"], qwhat.attrs["gain"], qwhat.attrs["offset"] = np.bytes_("QIND"), 1 / 250, 0.0

@@ -127,3 +127,26 @@ def make_predictions(
     ds.to_netcdf(tmp)
     os.replace(tmp, path)
     return path
+
+
+def make_ir_baseline_predictions(path: str | Path, source: str | Path, method: str = "gpi") -> Path:
+    """A predictions file as ``qpeflow predict`` writes it for an IR baseline, from ``source``'s IR and truth.
+
+    One member computed from ``source``'s ``ir_108`` (K) with the literature formula
+    (:data:`qpeflow.methods.baselines.BASELINES`); same truth, mask, coordinates;
+    attributes ``method``, ``nfe = 0``, ``steps = 0``, one seed.
+    """
+    from qpeflow.methods.baselines import BASELINES
+
+    ds = xr.load_dataset(source)
+    rain = np.asarray(BASELINES[method](ds["ir_108"].transpose("time", "y", "x").values.astype(np.float64)))
+    ds = ds.drop_vars("rain_rate").drop_dims("member", errors="ignore")
+    ds["rain_rate"] = (("member", "time", "y", "x"), rain[None].astype(np.float32), {"units": "mm h-1"})
+    ds = ds.assign_coords(member=("member", [0]))
+    ds.attrs.update(method=method, nfe=0, steps=0, sampler="none", seeds=[0], seconds_per_member=[0.001])
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    ds.to_netcdf(tmp)
+    os.replace(tmp, path)
+    return path

@@ -47,7 +47,7 @@ def _sample(rng: np.random.Generator, T: int, C: int, size: int) -> tuple[np.nda
     return np.stack(channels, axis=1).astype(np.float32), rain.astype(np.float32)
 
 
-def make_tiny_store(path: str | Path, n: int = 24, T: int = 4, C: int = 5, size: int = 32, seed: int = 0) -> Path:
+def make_tiny_store(path: str | Path, n: int = 24, T: int = 4, C: int = 7, size: int = 32, seed: int = 0) -> Path:
     """Write a contract-compliant zarr store of ``n`` samples and return its path.
 
     Events hold 4 consecutive samples each; splits are assigned by event

@@ -4,17 +4,17 @@ The simulated infrared is deliberately *ambiguous* about rain, as the real one i
 (DESIGN.md, "Measured lessons"):
 
 1. **Cloud tops from rain** (:func:`rain_cloud_top`): stratiform rain has tops at
-   0.4-0.8 of the tropopause height (nimbostratus, Houze 2014; about 4-10 km) with
-   +-1.5 km of random texture, convective
+   0.45-0.65 of the tropopause height (nimbostratus, Houze 2014; about 5-8 km) with
+   1-2 km (std) of random texture, convective
    rain climbs towards the tropopause and overshoots it with intensity; some light
-   rain falls from low warm clouds (warm rain). A cloud shield extends 5-30 km
-   beyond the rain edge.
+   rain falls from low warm clouds (warm rain). A cloud shield extends 8-20 km
+   beyond the rain edge (8-20 km).
 2. **Time**: tops start rising ``lead_minutes`` (10-30) before the rain and keep
    cooling until it arrives (:func:`lead_max`; Roberts & Rutledge 2003); convective rain
    feeds an **anvil** with memory that is carried by the upper wind, spreads and
    persists 30-150 min after the rain decays (:func:`anvil_step`).
-3. **Non-raining cloud**: independent advected, evolving cirrus, mid-level and low
-   cloud fields (:mod:`qpeflow.data.simulator.cloud_fields`).
+3. **Non-raining cloud**: independent advected, evolving cirrus, mid-level (tops at
+   0.75-1.0 of the stratiform rain top) and low cloud fields (:mod:`qpeflow.data.simulator.cloud_fields`).
 4. **Radiation**: lapse rate to a tropopause temperature, semi-transparent ice,
    water vapour / CO2 / ozone absorption per channel (:mod:`qpeflow.data.simulator.channels`);
    surface skin temperature with land/sea and a diurnal cycle.
@@ -23,7 +23,7 @@ The simulated infrared is deliberately *ambiguous* about rain, as the real one i
    2002), a Gaussian point-spread function of 4-7 km FWHM (SEVIRI's effective
    footprint over Europe), radiometric noise.
 
-Parameters are drawn per event (:class:`SimulatorParams`); simulate over the whole
+Parameters are drawn per infrared draw of an event (:class:`SimulatorParams`); simulate over the whole
 event sequence, then cut model windows, so that leads and lags exist.
 """
 
@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from qpeflow.config import DEFAULT_CHANNELS
 from qpeflow.data.simulator.channels import CHANNELS, Scene, brightness_temperature, channel_radiance
 from qpeflow.data.simulator.cloud_fields import (
     EvolvingNoise,
@@ -43,7 +44,6 @@ from qpeflow.data.simulator.cloud_fields import (
     threshold_cover,
 )
 from qpeflow.data.simulator.params import PARAM_RANGES, SIMULATOR_VERSION, SimulatorParams
-from qpeflow.config import DEFAULT_CHANNELS
 from qpeflow.errors import QpeflowError
 from qpeflow.io.grid import Grid
 
@@ -148,13 +148,13 @@ def rain_cloud_top(
     """Cloud-top height (km) of raining cloud, (H, W); 0 where no cloud.
 
     ``h = h_s + (h_trop + overshoot c^2 - h_s) c`` with the stratiform top
-    ``h_s = stratiform_top + 1.5 n + log10(R)`` and the convective fraction
+    ``h_s = stratiform_top + top_texture n + depth_per_decade log10(R)`` (R in mm/h, so 1 mm/h rain has the nominal top) and the convective fraction
     ``c = clip(log(R / R_c) / log 5, 0, 1)`` (tops rise with the log of the rain rate); warm rain (where ``warm`` and c = 0) has
     low tops. The shield (grey dilation + blur over ``shield_km``) widens the cloud.
     """
     r = np.maximum(drive, 0.1)
     c = np.clip(np.log(r / p.convective_threshold_mmh) / np.log(5.0), 0, 1)
-    h_s = p.stratiform_top_km + 1.5 * h_noise + 1.0 * np.log10(r)
+    h_s = p.stratiform_top_km + p.top_texture_km * h_noise + p.depth_km_per_decade * np.log10(r)
     h = h_s + (p.tropopause_km + p.overshoot_km * c**2 - h_s) * c
     h = np.where(warm & (c == 0), p.warm_top_km + 0.3 * h_noise, h)
     h = np.where(drive >= 0.1, np.maximum(h, 0.5), 0.0)

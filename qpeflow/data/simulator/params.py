@@ -1,9 +1,23 @@
-"""Parameters of the infrared forward operator, randomised per event.
+"""Parameters of the infrared forward operator, drawn per infrared draw of an event.
 
-Each field has a documented physical range (:data:`PARAM_RANGES`);
-:meth:`SimulatorParams.sample` draws one event's values uniformly within them (the
-upper-wind direction from a normal around westerly flow), so that the map from
-infrared to rain is *not* a fixed function across the data set.
+Each field has a documented physical range (:data:`PARAM_RANGES`, with its source);
+:meth:`SimulatorParams.sample` draws one draw's values uniformly within them (the
+upper-wind direction from a normal around westerly flow). Since version 2.0 the ranges
+are those a model can learn from (issue 10): they are narrowed to the observed range, or
+tied to what the infrared itself shows, so that the infrared-to-rain mapping learnt on
+training events holds on others:
+
+- heights are fractions of the tropopause height, and the tropopause temperature is what
+  the coldest (overshooting) tops and the stratospheric part of WV_062 show, so the
+  stratiform top *temperature* follows from the observed profile (nimbostratus tops at
+  0.45-0.65 of the tropopause height, 5-8 km at mid-latitudes; Houze 2014, ch. 6);
+- the non-raining mid-level cloud (altostratus) has its tops at 0.75-1.0 of the
+  stratiform rain top of the same draw (stratiform rain and non-raining altostratus
+  share the frontal cloud deck, e.g. Mace et al. 2009), so a cold-but-dry deck looks the
+  way the raining one does in every event, not only in some;
+- cloud covers are bounded away from 0 (a frontal or convective scene has some
+  non-raining cloud: the ISCCP/CloudSat cloud-type climatologies give 10-40 % cover for
+  each of cirrus, mid and low cloud over Europe).
 """
 
 from __future__ import annotations
@@ -15,42 +29,45 @@ from dataclasses import dataclass
 import numpy as np
 
 #: Version of the forward operator; stored in every prepared store.
-SIMULATOR_VERSION = "1.0"
+SIMULATOR_VERSION = "2.0"
 
 #: field -> (low, high): the range :meth:`SimulatorParams.sample` draws from.
 PARAM_RANGES: dict[str, tuple[float, float]] = {
-    "surface_temperature_k": (268.0, 302.0),  # daily-mean near-surface air/skin, winter to summer
+    "surface_temperature_k": (268.0, 302.0),  # bounds only: drawn from the climatology of the event's place and date
     "diurnal_amplitude_k": (2.0, 12.0),  # land skin-temperature half-range (Göttsche & Olesen 2001)
     "land_fraction": (0.3, 1.0),
-    "lapse_rate_k_per_km": (5.5, 7.5),  # environmental lapse rate (ICAO standard 6.5)
-    "tropopause_temperature_k": (206.0, 222.0),  # mid-latitude tropopause
-    # nimbostratus tops as a fraction of the tropopause height: deeper in summer, up to
-    # warm-conveyor-belt depth (Houze 2014, ch. 6)
-    "stratiform_top_fraction": (0.4, 0.8),
-    "convective_threshold_mmh": (3.0, 8.0),  # rain rate above which tops climb to the tropopause
+    "lapse_rate_k_per_km": (6.0, 7.0),  # environmental lapse rate in precipitating air (ICAO 6.5; moist 6-7)
+    "tropopause_temperature_k": (208.0, 220.0),  # mid-latitude tropopause (seen by the coldest tops)
+    # nimbostratus tops as a fraction of the tropopause height, 5-8 km (Houze 2014, ch. 6)
+    "stratiform_top_fraction": (0.45, 0.65),
+    "convective_threshold_mmh": (4.0, 8.0),  # rain rate above which tops climb to the tropopause
     "overshoot_km": (0.0, 1.5),  # overshooting tops above the tropopause
-    "warm_rain_fraction": (0.1, 0.45),  # light-rain area falling from low, warm clouds
+    "warm_rain_fraction": (0.15, 0.4),  # light-rain area falling from low, warm clouds
     "warm_top_km": (1.5, 3.5),
-    "shield_km": (5.0, 30.0),  # cloud shield beyond the rain edge
+    "shield_km": (8.0, 20.0),  # cloud shield beyond the rain edge
     "lead_minutes": (10.0, 30.0),  # tops cool this long before the rain (Roberts & Rutledge 2003)
     "anvil_lifetime_minutes": (30.0, 150.0),  # e-folding of anvils after the rain decays
     "anvil_gain": (0.5, 3.0),  # anvil optical depth per unit convective source
     "anvil_spread_km_per_h": (10.0, 40.0),  # lateral spreading of the anvil
     "upper_wind_ms": (5.0, 35.0),  # upper-tropospheric wind carrying anvils and cirrus
-    "cirrus_cover": (0.0, 0.35),
+    "cirrus_cover": (0.1, 0.3),  # cirrus cover over Europe (CloudSat/CALIPSO, Sassen et al. 2008)
     "cirrus_top_km": (8.5, 12.0),
     "cirrus_optical_depth": (1.0, 3.0),  # per unit excess of the cirrus noise field
-    "midcloud_cover": (0.0, 0.35),  # non-raining altostratus/altocumulus
-    "midcloud_top_km": (3.5, 7.0),
-    "lowcloud_cover": (0.0, 0.5),  # non-raining stratocumulus/fog
+    "midcloud_cover": (0.1, 0.3),  # non-raining altostratus/altocumulus
+    "midcloud_top_fraction": (0.75, 1.0),  # its top as a fraction of the stratiform rain top (shared frontal deck)
+    "lowcloud_cover": (0.1, 0.4),  # non-raining stratocumulus/fog
     "lowcloud_top_km": (0.5, 2.5),
     "wv062_k": (224.0, 238.0),  # clear-sky WV_062 (upper-tropospheric humidity)
     "wv073_k": (236.0, 250.0),
-    "moisture": (0.6, 1.4),  # low-level water vapour factor (split window in clear sky)
+    "moisture": (0.7, 1.3),  # low-level water vapour factor (split window in clear sky)
     "ice_beta_120": (1.1, 1.35),  # 12.0/10.8-um ice absorption ratio, large to small crystals (Parol et al. 1991)
     "psf_fwhm_km": (4.0, 7.0),  # SEVIRI effective footprint over Europe incl. MTF
     "parallax_scale": (0.8, 1.2),  # uncertainty of the geometric parallax (height errors)
     "noise_scale": (0.7, 1.5),  # x NEdT of qpeflow.data.simulator.channels.CHANNELS
+    "top_texture_km": (0.5, 1.0),  # std of the random texture of stratiform rain tops
+    # deeper nimbostratus rains harder: top rise per decade of rain rate (radar echo-top
+    # heights grow with surface rain rate in stratiform rain, e.g. Fabry & Zawadzki 1995)
+    "depth_km_per_decade": (0.8, 1.5),
 }
 
 
@@ -83,7 +100,7 @@ class SimulatorParams:
     cirrus_top_km: float = 10.0
     cirrus_optical_depth: float = 1.5
     midcloud_cover: float = 0.15
-    midcloud_top_km: float = 5.0
+    midcloud_top_fraction: float = 0.9
     lowcloud_cover: float = 0.2
     lowcloud_top_km: float = 1.5
     wv062_k: float = 232.0
@@ -93,6 +110,8 @@ class SimulatorParams:
     psf_fwhm_km: float = 5.0
     parallax_scale: float = 1.0
     noise_scale: float = 1.0
+    top_texture_km: float = 0.75
+    depth_km_per_decade: float = 1.2
 
     @classmethod
     def sample(
@@ -121,6 +140,11 @@ class SimulatorParams:
     def stratiform_top_km(self) -> float:
         """Stratiform (nimbostratus) top height: ``stratiform_top_fraction`` x tropopause height."""
         return self.stratiform_top_fraction * self.tropopause_km
+
+    @property
+    def midcloud_top_km(self) -> float:
+        """Non-raining mid-level cloud top: ``midcloud_top_fraction`` x the stratiform rain top."""
+        return self.midcloud_top_fraction * self.stratiform_top_km
 
     @property
     def tropopause_km(self) -> float:

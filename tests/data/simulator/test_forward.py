@@ -29,6 +29,7 @@ def _cell(n_t: int, peak: float, row: int = N // 2, col: int = N // 2, radius: f
 
 
 GRID = equal_area_grid(5.0, 50.0, 4.0, (N, N))
+THREE = ("IR_108", "IR_120", "WV_062")  # the channels these checks index as 0, 1, 2
 
 
 def test_planck_roundtrip() -> None:
@@ -51,7 +52,7 @@ def test_shapes_determinism_and_all_channels() -> None:
 
 def test_clear_sky_is_near_surface_temperature_with_small_split_window() -> None:
     p = dataclasses.replace(SimulatorParams(), **CLEAR, surface_temperature_k=290.0, diurnal_amplitude_k=0.0)
-    ir = simulate_ir(np.zeros((3, N, N), np.float32), GRID, _times(3), p, np.random.default_rng(0))
+    ir = simulate_ir(np.zeros((3, N, N), np.float32), GRID, _times(3), p, np.random.default_rng(0), THREE)
     i108, i120, wv62 = ir[:, 0], ir[:, 1], ir[:, 2]
     assert 283 < np.median(i108) < 292  # skin minus a few K of water-vapour absorption
     assert 0.5 < np.median(i108 - i120) < 5.0  # clear-sky split window (water vapour; 0.5-5 K, moist: large)
@@ -65,13 +66,14 @@ def test_deep_convection_is_cold_and_opaque_thin_cirrus_has_split_window() -> No
         _times(6),
         dataclasses.replace(SimulatorParams(), **CLEAR, parallax_scale=0.0),
         np.random.default_rng(0),
+        THREE,
     )
     core = deep[-1, :, N // 2 - 1 : N // 2 + 2, N // 2 - 1 : N // 2 + 2]
     assert core[0].max() < 225  # IR_108 near the tropopause
     assert np.abs(core[0] - core[1]).max() < 1.0  # opaque: split window ~ 0
     assert np.abs(core[2] - core[0]).max() < 6.0  # WV_062 close to IR_108 at deep tops
     cirrus = dataclasses.replace(SimulatorParams(), **{**CLEAR, "cirrus_cover": 0.6, "cirrus_optical_depth": 0.6})
-    ir = simulate_ir(np.zeros((3, N, N), np.float32), GRID, _times(3), cirrus, np.random.default_rng(0))
+    ir = simulate_ir(np.zeros((3, N, N), np.float32), GRID, _times(3), cirrus, np.random.default_rng(0), THREE)
     sw = ir[:, 0] - ir[:, 1]
     assert 2.0 < np.percentile(sw, 99) < 10.0  # thin cirrus: 2-8 K
 
