@@ -19,8 +19,8 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 ANCHORS = {"U-Net CSI 0.417 (real)": 0.417, "DDPM member CSI 0.307 (real)": 0.307}
 

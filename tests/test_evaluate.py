@@ -247,3 +247,81 @@ def test_cli_evaluate_treats_baseline_files_alike_and_bad_input(tmp_path, capsys
     assert main(["evaluate", str(tmp_path / "missing.nc"), "-o", str(tmp_path / "scores")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("qpeflow: error:") and "missing.nc" in err and len(err.splitlines()) == 1
+
+
+def _with_draws(src: Path, out: Path, draws: list[int]) -> Path:
+    ds = xr.load_dataset(src)
+    ds = ds.assign_coords(draw=("time", np.asarray(draws, dtype=np.int64)))
+    ds.to_netcdf(out)
+    return out
+
+
+def _same_scalars(a: dict, b: dict) -> None:
+    assert [s["name"] for s in a["scalars"]] == [s["name"] for s in b["scalars"]]
+    for sa, sb in zip(a["scalars"], b["scalars"]):
+        if sa["name"] == "rank_flatness":  # rank ties are broken at random, chunk by chunk
+            continue
+        if sa["value"] is None:
+            assert sb["value"] is None, sa["name"]
+        else:
+            assert sb["value"] == pytest.approx(sa["value"], rel=1e-9, abs=1e-12), (sa["name"], sa["threshold"])
+
+
+def test_scores_by_draw_equal_files_cut_by_hand(tmp_path):
+    draws = [2, 0, 1, 0, 2, 1, 1, 0, 2]  # interleaved, across chunk boundaries
+    base = make_predictions(tmp_path / "base.nc", "noisy", n_time=len(draws), members=3, size=32, seed=3)
+    pred = _with_draws(base, tmp_path / "m.nc", draws)
+    main_path = evaluate(pred, tmp_path / "scores", chunk=4, by="draw")
+    doc = strict_load(main_path)
+    _same_scalars(strict_load(evaluate(pred, tmp_path / "plain", chunk=4)), doc)  # all-fields scores unchanged
+    groups = doc["groups"]
+    assert groups["by"] == "draw" and groups["values"] == [0, 1, 2] and groups["n_fields"] == [3, 3, 3]
+    assert groups["files"] == [f"by_draw/m.draw{k}.json" for k in range(3)]
+    assert sorted(p.name for p in (tmp_path / "scores").glob("*.json")) == ["m.json"]  # one report row
+    full = xr.load_dataset(pred)
+    seconds = list(full.attrs["seconds_per_member"])
+    per_draw = []
+    for k in range(3):
+        cut = full.isel(time=np.flatnonzero(np.asarray(draws) == k))
+        cut.attrs = {**full.attrs, "seconds_per_member": [s * 3 / len(draws) for s in seconds]}  # its share
+        cut.to_netcdf(tmp_path / f"cut{k}.nc")
+        brute = strict_load(evaluate(tmp_path / f"cut{k}.nc", tmp_path / "brute", chunk=2))
+        grouped = strict_load(tmp_path / "scores" / groups["files"][k])
+        _same_scalars(brute, grouped)
+        assert grouped["meta"]["n_fields"] == 3 and grouped["meta"]["group"] == {"by": "draw", "value": k}
+        per_draw.append(brute)
+    for entry in groups["scalars"]:
+        if entry["name"] == "rank_flatness":
+            continue
+        vals = [value(d, entry["name"], entry["on"], entry["threshold"], entry["scale"]) for d in per_draw]
+        if "class" in entry:
+            continue  # several classes share (name, on, threshold) only through `class`; checked below
+        finite = [v for v in vals if v is not None]
+        assert entry["n"] == len(finite)
+        if len(finite) > 1:
+            assert entry["mean"] == pytest.approx(np.mean(finite), rel=1e-9, abs=1e-12)
+            assert entry["std"] == pytest.approx(np.std(finite, ddof=1), rel=1e-6, abs=1e-12)
+            assert entry["min"] == pytest.approx(min(finite)) and entry["max"] == pytest.approx(max(finite))
+    classes = [e for e in groups["scalars"] if "class" in e]
+    assert classes and all(len(e["values"]) == 3 for e in classes)
+
+
+def test_scores_by_a_missing_coordinate_name_the_file(tmp_path, capsys):
+    pred = make_predictions(tmp_path / "p.nc", "smooth", n_time=3, members=2, size=16)
+    with pytest.raises(QpeflowError, match=r"p\.nc.*'draw'"):
+        evaluate(pred, tmp_path / "scores", by="draw")
+    assert not (tmp_path / "scores" / "p.json").exists()
+    assert main(["evaluate", str(pred), "-o", str(tmp_path / "scores"), "--by", "draw"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "p.nc" in err and len(err.splitlines()) == 1
+
+
+def test_cli_evaluate_by_draw(tmp_path, capsys):
+    base = make_predictions(tmp_path / "b.nc", "shifted", n_time=4, members=2, size=16)
+    pred = _with_draws(base, tmp_path / "m.nc", [0, 1, 0, 1])
+    assert main(["evaluate", str(pred), "-o", str(tmp_path / "s"), "--by", "draw"]) == 0
+    doc = strict_load(tmp_path / "s" / "m.json")
+    assert doc["groups"]["n_fields"] == [2, 2]
+    assert sorted(p.name for p in (tmp_path / "s" / "by_draw").glob("*.json")) == ["m.draw0.json", "m.draw1.json"]
+    csi = next(e for e in doc["groups"]["scalars"] if e["name"] == "csi" and e["threshold"] == 1.0)
+    assert csi["min"] <= csi["mean"] <= csi["max"] and len(csi["values"]) == 2

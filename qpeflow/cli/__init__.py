@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("evaluate", "score prediction files -> scores/*.json"),
     "report": ("report", "scores -> report/index.html + report.md with figures"),
     "estimate": ("estimate", "rain maps from SEVIRI files with a trained checkpoint"),
+    "export": ("export", "a trained checkpoint -> a shipped one (fp16 EMA weights) + manifest entry"),
     "demo": ("demo", "the main job: synthetic data -> train -> predict -> evaluate -> report"),
 }
 

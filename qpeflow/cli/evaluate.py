@@ -1,8 +1,12 @@
 """Score prediction files against their truth: one scores JSON per file.
 
-    qpeflow evaluate PRED.nc [PRED2.nc ...] -o scores/ [--config EXP.yaml] [--set eval.KEY=VALUE]
+    qpeflow evaluate PRED.nc [PRED2.nc ...] -o scores/ [--by draw] [--config EXP.yaml] [--set eval.KEY=VALUE]
 
 Each PRED.nc (member, time, y, x, with truth and mask) gives scores/<stem>.json.
+``--by draw`` also scores the fields of each infrared draw (any coordinate along
+``time``) alone: scores/by_draw/<stem>.draw<k>.json, and <stem>.json gains a
+``groups`` entry with the mean and spread across draws of every scalar
+(:mod:`qpeflow.evaluate`).
 The GPI and Auto-Estimator baselines are scored like any model, from the
 predictions files ``qpeflow predict`` writes for them (method gpi / autoestimator, NFE 0).
 """
@@ -23,6 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("predictions", nargs="+", type=Path, help="predictions netCDF file(s)")
     parser.add_argument("-o", "--out", type=Path, default=Path("scores"), help="folder for the scores JSON files")
     parser.add_argument("--truth", type=Path, default=None, help="take truth and mask from this file instead")
+    parser.add_argument(
+        "--by",
+        default=None,
+        metavar="COORD",
+        help="also score per value of this coordinate along time (e.g. draw) and record the spread across them",
+    )
     parser.add_argument("--chunk", type=int, default=64, help="time steps read at once")
     parser.add_argument("--config", type=Path, default=None, help="experiment YAML (its eval section is used)")
     parser.add_argument(
@@ -44,8 +54,12 @@ def run(args: argparse.Namespace) -> int:
         raise QpeflowError(f"prediction files share the name(s) {duplicates}: their scores would overwrite each other")
     if args.chunk < 1:
         raise QpeflowError(f"--chunk {args.chunk}: must be >= 1 (time steps read at once)")
+    if args.by is not None and not args.by.isidentifier():
+        raise QpeflowError(f"--by {args.by!r}: give a coordinate name such as draw or event")
     check_output_dir(args.out, "-o", [f"{n}.json" for n in names])
+    if args.by:
+        check_output_dir(args.out / f"by_{args.by}", "-o")
     for path in args.predictions:
-        out = evaluate(path, args.out, cfg, chunk=args.chunk, truth_path=args.truth)
+        out = evaluate(path, args.out, cfg, chunk=args.chunk, truth_path=args.truth, by=args.by)
         print(out)
     return 0

@@ -4,7 +4,8 @@ Sources: ``synthetic`` (embedded rain generator + simulated IR, no files), ``rad
 (national radar sequences under $QPEFLOW_DATA/radar + simulated IR), ``opera``
 (OPERA 2018-08-24 + simulated IR, all in the test split), ``pairs`` (a real SEVIRI +
 radar archive: --sat DIR --radar DIR, observed IR), ``sevmos`` (the team's collocated
-SEVIRI + Meteo-France files: --sat-dir DIR, observed IR).
+SEVIRI + Meteo-France files: --sat-dir DIR, observed IR; in time blocks on dask.distributed,
+resumable: --scheduler ADDRESS, --workers N, --block-files N).
 """
 
 from __future__ import annotations
@@ -55,6 +56,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="pairs: folder of SEVIRI files; sevmos: folder of sevmos_*.nc",
     )
     parser.add_argument("--radar", default=None, help="pairs: folder of radar files")
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="sevmos: dask.distributed scheduler (tcp://host:8786) whose workers see the same paths "
+        "(default: a local cluster of --workers processes)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, help="sevmos: local worker processes (default: cores, <= 4)"
+    )
+    parser.add_argument(
+        "--block-files", type=int, default=None, help="sevmos: files per time block (memory and resume unit; 96)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -87,8 +101,19 @@ def run(args: argparse.Namespace) -> int:
     elif cfg.source == "sevmos":
         if not args.sat:
             raise QpeflowError("prepare --source sevmos needs --sat-dir DIR (a folder of sevmos_*.nc files)")
-        sevmos = importlib.import_module("qpeflow.data.sevmos_prepare")
-        summary = sevmos.prepare_sevmos(cfg, Path(args.sat), out, progress=progress, overwrite=args.overwrite)
+        archive = importlib.import_module("qpeflow.data.archive_prepare")
+        if args.workers is not None and args.workers < 1:
+            raise QpeflowError(f"--workers {args.workers}: must be >= 1")
+        summary = archive.prepare_sevmos_archive(
+            cfg,
+            Path(args.sat),
+            out,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            block_files=args.block_files or archive.DEFAULT_BLOCK_FILES,
+            progress=progress,
+            overwrite=args.overwrite,
+        )
     else:
         from qpeflow.data.prepare import prepare
 

@@ -74,7 +74,7 @@ def _factor(grid: Grid, resolution_km: float, path: str) -> int:
     return f
 
 
-def _frame(path: Path, p: PrepareConfig) -> tuple[np.datetime64, Grid, np.ndarray, np.ndarray]:
+def coarse_frame(path: Path, p: PrepareConfig) -> tuple[np.datetime64, Grid, np.ndarray, np.ndarray]:
     """One file -> (time, 1 km grid, coarse BT (C, ny, nx) K, coarse rain (ny, nx) mm/h, NaN masked)."""
     s = read_sevmos_file(path, p.channels)
     f = _factor(s.grid, p.resolution_km, str(path))
@@ -101,7 +101,7 @@ def _windows(files: list[Path], p: PrepareConfig, rng: np.random.Generator, prog
     out = _Windows()
     step = np.timedelta64(p.cadence_minutes * 60, "s")
     for i, path in enumerate(tqdm(files, desc="sevmos", unit="file", leave=False, disable=not progress)):
-        time, g, bt, rain = _frame(path, p)
+        time, g, bt, rain = coarse_frame(path, p)
         if out.grid is not None and g != out.grid:
             raise input_error(path, f"grid {g.shape} at x0 {g.x0:.0f} m, y0 {g.y0:.0f} m differs from {files[0]}'s")
         out.grid = g

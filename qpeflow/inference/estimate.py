@@ -208,7 +208,7 @@ def estimate_files(
     )
     members = estimate_members(estimator, inputs.cond, options)
     rain, nfe, seconds = np.clip(members.rain[:, 0], 0.0, None), members.nfe, list(members.seconds)
-    attrs = provenance(checkpoint, estimator, inputs, options, nfe, seconds)
+    attrs = provenance(estimator.checkpoint, estimator, inputs, options, nfe, seconds)
     maps = RainMaps(rain, inputs.grid, inputs.frames[-1].valid_time, inputs.ir_108, attrs)
     path = write_rain_netcdf(maps, out)
     if png is not None:

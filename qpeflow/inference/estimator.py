@@ -131,9 +131,13 @@ def estimator_from_payload(payload: dict[str, Any], path: str | Path, device: to
 
 
 def load_estimator(ckpt_path: str | Path, device: str | torch.device = "auto") -> Estimator:
-    """The estimator of a trained checkpoint (a one-line QpeflowError naming the file if it is unreadable)."""
+    """The estimator of a trained checkpoint file, or of a shipped checkpoint by name
+    (:mod:`qpeflow.inference.shipped`); a one-line QpeflowError naming the file if it is unreadable."""
+    from qpeflow.inference.shipped import resolve_checkpoint
+
+    path = resolve_checkpoint(ckpt_path)
     dev = device if isinstance(device, torch.device) else pick_device(device)
-    return estimator_from_payload(load_checkpoint(ckpt_path), ckpt_path, dev)
+    return estimator_from_payload(load_checkpoint(path), path, dev)
 
 
 def baseline_estimator(

@@ -170,7 +170,7 @@ def predict(
         "sampler": (sampler or "default") if nfe > 0 else "none",
         "seeds": [int(seed)],
         "seeding": SEEDING_RULE,
-        "checkpoint": str(ckpt) if ckpt is not None else "",
+        "checkpoint": est.checkpoint,
         "checkpoint_step": est.step,
         "data_source": str(data.attrs.get("source", "")),
         "infrared": str(data.attrs.get("infrared", "")),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -49,12 +50,16 @@ def _own_prefix(final: Path) -> str:
     return f"{_temp_prefix(final)}{os.getpid()}-"
 
 
-def _writer_alive(temp: Path, final: Path) -> bool:
-    pid = temp.name[len(_temp_prefix(final)) :].split("-", 1)[0]
-    if not pid.isdigit():
-        return False
+def _temp_pattern(final: Path) -> re.Pattern[str]:
+    """``.NAME.<pid>-<random>.tmp`` / ``.old``: exactly this output's temps (not those of ``NAME.b``)."""
+    return re.compile(
+        rf"^{re.escape(_temp_prefix(final))}(\d+)-[^/]*({re.escape(TMP_SUFFIX)}|{re.escape(OLD_SUFFIX)})$"
+    )
+
+
+def _writer_alive(pid: str) -> bool:
     try:
-        os.kill(int(pid), 0)
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return False
     except PermissionError:
@@ -155,12 +160,9 @@ def stale_temps(final: str | Path) -> list[Path]:
     final = Path(final)
     if not final.parent.is_dir():
         return []
-    prefix = _temp_prefix(final)
-    return sorted(
-        p
-        for p in final.parent.iterdir()
-        if p.name.startswith(prefix) and p.name.endswith((TMP_SUFFIX, OLD_SUFFIX)) and not _writer_alive(p, final)
-    )
+    pattern = _temp_pattern(final)
+    found = ((p, pattern.match(p.name)) for p in final.parent.iterdir())
+    return sorted(p for p, m in found if m is not None and not _writer_alive(m.group(1)))
 
 
 def clean_stale_temps(final: str | Path) -> int:

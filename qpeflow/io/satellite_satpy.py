@@ -116,10 +116,12 @@ def _crop_to_data(data: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.nd
 
 
 def _to_field(arr: Any, channel: str, label: str, crop: bool) -> Field:
-    area = arr.attrs["area"]
+    area = arr.attrs.get("area")
+    if area is None or not hasattr(area, "crs"):
+        raise input_error(label, f"satpy read {channel} without a georeference (no area: corrupt header?)")
     with warnings.catch_warnings():  # to_proj4 warns that a PROJ string is lossy; geos is not
         warnings.simplefilter("ignore", UserWarning)
-        crs = area.crs.to_proj4() if hasattr(area, "crs") else area.proj_str
+        crs = area.crs.to_proj4()
     try:
         data = np.asarray(arr.values, dtype=np.float32)
     except Exception as exc:

@@ -122,6 +122,8 @@ def _setup(
     data = StoreDataset(cfg.data.store, cfg.data, "train").load()
     ckpt = Path(cfg.train.out) / CHECKPOINT_NAME
     payload = load_checkpoint(ckpt) if resume and ckpt.is_file() else None
+    if payload is not None and payload.get("exported"):
+        raise QpeflowError(f"{ckpt}: an exported checkpoint (EMA weights only) cannot be resumed")
     if payload is not None:
         _check_resumable(cfg, payload, ckpt)
     spec = InputSpec(tuple(data.channels), len(data.time_in), IRNorm(tuple(data.ir_mean), tuple(data.ir_std)))

@@ -222,3 +222,14 @@ def test_a_live_writers_temp_is_not_stale(tmp_path: Path) -> None:
     dead.write_text("left by a kill")
     assert stale_temps(final) == [dead]
     assert clean_stale_temps(final) == 1 and mine.exists() and not dead.exists()
+
+
+def test_stale_temps_of_one_output_leave_a_longer_names_temps_alone(tmp_path: Path) -> None:
+    import qpeflow.io.atomic as atomic
+
+    mine = tmp_path / ".a.999999999-x1.tmp"  # a dead writer of "a" (no such pid)
+    other = tmp_path / ".a.b.999999999-x2.tmp"  # a dead writer of "a.b": not a temp of "a"
+    mine.write_text("x")
+    other.write_text("x")
+    assert atomic.stale_temps(tmp_path / "a") == [mine]
+    assert atomic.clean_stale_temps(tmp_path / "a") == 1 and other.exists() and not mine.exists()

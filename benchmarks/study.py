@@ -1,0 +1,164 @@
+"""The study of issue 11: train every model of the comparison within a CPU budget, then export them.
+
+    python benchmarks/study.py --store STORE.zarr --out STUDY [--only unet,cfm] [--scale 1.0] [--ship qpeflow/checkpoints]
+
+Every model is trained by ONE ``qpeflow train`` command, printed and recorded in
+``STUDY/manifest.json`` (with steps, wall-clock, steps/s, best validation step and
+loss); the checkpoint kept is ``best.pt`` (lowest validation loss, never a test
+score). Runs are resumable: a run whose folder holds a finished record is skipped,
+an interrupted one is continued with ``--resume``. ``--ship`` exports each best
+checkpoint (fp16 EMA weights + manifest entry) into the package folder.
+
+The sizes are chosen for 2 shared CPU cores (ENVIRONMENT.md: base width 16 at
+32 px trains at 2-6 steps/s): the networks are ~0.4 M parameters, trained on
+32 x 32 crops of the store's patches with flips/rot90, and stop on a validation
+plateau (patience 4 validations of 100 steps, 1 % relative) or at their time
+budget, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: what every study model shares (CPU-sized network, crops, validation and plateau rule)
+COMMON = (
+    "model.base_channels=16",
+    "model.encoder_channels=16",
+    "model.channel_mults=[1,2,2]",
+    "data.patch=32",
+    "data.augment=true",
+    "train.batch_size=16",
+    "train.lr=5e-4",
+    "train.warmup_steps=100",
+    "train.lr_schedule=constant",
+    "train.steps=100000",
+    "train.val_every=100",
+    "train.val_batches=6",
+    "train.patience=4",
+    "train.min_delta=0.01",
+    "train.ckpt_every=100",
+)
+
+
+@dataclass(frozen=True)
+class StudyModel:
+    """name: run folder and shipped name; config: configs/*.yaml; minutes: time budget; extra: overrides;
+    mean: the study model whose best checkpoint is this residual's regression mean."""
+
+    name: str
+    config: str
+    minutes: float
+    extra: tuple[str, ...] = ()
+    mean: str = ""
+
+
+MODELS: tuple[StudyModel, ...] = (
+    StudyModel("unet", "unet.yaml", 5),
+    StudyModel("cfm", "cfm.yaml", 7),
+    StudyModel("cfm_residual", "cfm_residual.yaml", 7, mean="unet"),
+    StudyModel("ddpm", "ddpm.yaml", 8),
+    StudyModel("ddpm_team", "ddpm_team.yaml", 8),
+    StudyModel("cfm_residual_s050", "cfm_residual.yaml", 5, ("method.source=mean", "method.source_sigma=0.5"), "unet"),
+    StudyModel("cfm_residual_s025", "cfm_residual.yaml", 5, ("method.source=mean", "method.source_sigma=0.25"), "unet"),
+    StudyModel("unet_t1", "unet.yaml", 4, ("data.time_steps=1",)),
+    StudyModel("cfm_residual_t1", "cfm_residual_t1.yaml", 5, mean="unet_t1"),
+    StudyModel("cfm_residual_stem3d", "cfm_residual.yaml", 5, ("model.encoder=stem3d",), "unet"),
+)
+
+
+def command(m: StudyModel, store: Path, out: Path, scale: float) -> list[str]:
+    """The one ``qpeflow train`` command of model ``m``."""
+    sets = [*COMMON, f"data.store={store}", f"train.out={out / 'runs' / m.name}", *m.extra]
+    sets.append(f"train.time_limit_minutes={m.minutes * scale:g}")
+    if m.mean:
+        sets.append(f"method.residual_of={out / 'runs' / m.mean / 'best.pt'}")
+    cmd = ["qpeflow", "train", "--config", f"configs/{m.config}"]
+    for s in sets:
+        cmd += ["--set", s]
+    return cmd
+
+
+def portable(cmd: list[str], store: Path, out: Path) -> str:
+    """The command as documented: the store as ``STORE.zarr`` and the study folder as ``study``."""
+    return shlex.join(cmd).replace(str(store), "STORE.zarr").replace(str(out), "study")
+
+
+def _record(m: StudyModel, cmd: str, run: Path, wall: float) -> dict[str, object]:
+    sys.path.insert(0, str(REPO))
+    from qpeflow.checkpoint import load_checkpoint
+
+    last = load_checkpoint(run / "checkpoint.pt")
+    val = last.get("validation", {})
+    seconds = float(last.get("train_seconds", 0.0))
+    return {
+        "name": m.name,
+        "command": cmd,
+        "steps": int(last["step"]),
+        "train_seconds": round(seconds, 1),
+        "steps_per_s": round(int(last["step"]) / seconds, 3) if seconds else None,
+        "wall_seconds_this_session": round(wall, 1),
+        "best_step": val.get("best_step"),
+        "best_val_loss": val.get("best_loss"),
+        "stopped_on_plateau": bool(val.get("since_best", 0) >= 4),
+        "val_history": val.get("history", []),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", required=True, type=Path)
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--only", default="", help="comma-separated model names (default: all)")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every time budget")
+    parser.add_argument("--ship", type=Path, default=None, help="export best checkpoints into this folder")
+    args = parser.parse_args()
+    wanted = {s for s in args.only.split(",") if s}
+    manifest_path = args.out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    for m in MODELS:
+        if wanted and m.name not in wanted:
+            continue
+        run = args.out / "runs" / m.name
+        store, out = args.store.resolve(), args.out.resolve()
+        cmd = command(m, store, out, args.scale)
+        if m.name in manifest and (run / "best.pt").is_file():
+            print(f"[study] {m.name}: done before, skipped", flush=True)
+            continue
+        resume = ["--resume"] if (run / "checkpoint.pt").is_file() else []
+        print(f"[study] {m.name}: {shlex.join(cmd)}", flush=True)
+        t0 = time.perf_counter()
+        subprocess.run([*cmd, *resume], check=True, cwd=REPO)
+        manifest[m.name] = _record(m, portable(cmd, store, out), run, time.perf_counter() - t0)
+        manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
+        if args.ship is not None:
+            subprocess.run(
+                [
+                    "qpeflow",
+                    "export",
+                    "--checkpoint",
+                    str(run / "best.pt"),
+                    "--name",
+                    m.name,
+                    "-o",
+                    str(args.ship),
+                    "--train-command",
+                    portable(cmd, store, out),
+                ],
+                check=True,
+                cwd=REPO,
+            )
+    total = sum(float(r["train_seconds"]) for r in manifest.values())
+    print(f"[study] {len(manifest)} models, {total / 60:.1f} CPU-minutes of training in all", flush=True)
+
+
+if __name__ == "__main__":
+    main()
