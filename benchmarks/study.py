@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -67,12 +68,18 @@ MODELS: tuple[StudyModel, ...] = (
     StudyModel("cfm_residual", "cfm_residual.yaml", 7, mean="unet"),
     StudyModel("ddpm", "ddpm.yaml", 8),
     StudyModel("ddpm_team", "ddpm_team.yaml", 8),
-    StudyModel("cfm_residual_s050", "cfm_residual.yaml", 5, ("method.source=mean", "method.source_sigma=0.5"), "unet"),
-    StudyModel("cfm_residual_s025", "cfm_residual.yaml", 5, ("method.source=mean", "method.source_sigma=0.25"), "unet"),
+    StudyModel("cfm_mean_sigma0.5", "cfm_residual.yaml", 5, ("method.source=mean", "method.source_sigma=0.5"), "unet"),
+    StudyModel(
+        "cfm_mean_sigma0.25", "cfm_residual.yaml", 5, ("method.source=mean", "method.source_sigma=0.25"), "unet"
+    ),
     StudyModel("unet_t1", "unet.yaml", 4, ("data.time_steps=1",)),
     StudyModel("cfm_residual_t1", "cfm_residual_t1.yaml", 5, mean="unet_t1"),
     StudyModel("cfm_residual_stem3d", "cfm_residual.yaml", 5, ("model.encoder=stem3d",), "unet"),
 )
+
+
+#: the models shipped in the package (the demo's); the ablations stay in the study folder
+SHIPPED = ("unet", "cfm", "cfm_residual", "ddpm", "ddpm_team")
 
 
 def command(m: StudyModel, store: Path, out: Path, scale: float) -> list[str]:
@@ -85,6 +92,18 @@ def command(m: StudyModel, store: Path, out: Path, scale: float) -> list[str]:
     for s in sets:
         cmd += ["--set", s]
     return cmd
+
+
+RECORD = "record.json"
+
+
+def _aggregate(out: Path) -> dict[str, dict[str, object]]:
+    """``out/manifest.json`` from every finished run's record (runs may train in parallel streams)."""
+    records = {p.parent.name: json.loads(p.read_text()) for p in sorted((out / "runs").glob(f"*/{RECORD}"))}
+    tmp = out / f".manifest.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(records, indent=1) + "\n")
+    os.replace(tmp, out / "manifest.json")
+    return records
 
 
 def portable(cmd: list[str], store: Path, out: Path) -> str:
@@ -121,25 +140,26 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every time budget")
     parser.add_argument("--ship", type=Path, default=None, help="export best checkpoints into this folder")
     args = parser.parse_args()
-    wanted = {s for s in args.only.split(",") if s}
-    manifest_path = args.out / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-    for m in MODELS:
-        if wanted and m.name not in wanted:
-            continue
+    wanted = [s for s in args.only.split(",") if s]
+    known = {m.name: m for m in MODELS}
+    unknown = [w for w in wanted if w not in known]
+    if unknown:
+        raise SystemExit(f"study: unknown model(s) {unknown}; known: {list(known)}")
+    for m in [known[w] for w in wanted] if wanted else MODELS:  # --only also sets the order
         run = args.out / "runs" / m.name
         store, out = args.store.resolve(), args.out.resolve()
         cmd = command(m, store, out, args.scale)
-        if m.name in manifest and (run / "best.pt").is_file():
+        if (run / RECORD).is_file() and (run / "best.pt").is_file():
             print(f"[study] {m.name}: done before, skipped", flush=True)
             continue
         resume = ["--resume"] if (run / "checkpoint.pt").is_file() else []
         print(f"[study] {m.name}: {shlex.join(cmd)}", flush=True)
         t0 = time.perf_counter()
         subprocess.run([*cmd, *resume], check=True, cwd=REPO)
-        manifest[m.name] = _record(m, portable(cmd, store, out), run, time.perf_counter() - t0)
-        manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
-        if args.ship is not None:
+        record = _record(m, portable(cmd, store, out), run, time.perf_counter() - t0)
+        (run / RECORD).write_text(json.dumps(record, indent=1) + "\n")
+        manifest = _aggregate(args.out)
+        if args.ship is not None and m.name in SHIPPED:
             subprocess.run(
                 [
                     "qpeflow",
@@ -156,6 +176,7 @@ def main() -> None:
                 check=True,
                 cwd=REPO,
             )
+    manifest = _aggregate(args.out)
     total = sum(float(r["train_seconds"]) for r in manifest.values())
     print(f"[study] {len(manifest)} models, {total / 60:.1f} CPU-minutes of training in all", flush=True)
 

@@ -157,5 +157,8 @@ def build(
     components = dict(components or {})
     mean = _mean_component(cfg, spec, components, load_missing)
     method = build_method(cfg.method, None if mean is None else FrozenMean(mean, spec.channels, spec.n_frames))
-    net = build_network(cfg.model, spec.n_frames, len(spec.channels), method.x_channels, method.aux_channels)
+    time_inputs = getattr(method, "time_inputs", 1)  # 2 for MeanFlow's (t, interval); methods without it: 1
+    net = build_network(
+        cfg.model, spec.n_frames, len(spec.channels), method.x_channels, method.aux_channels, time_inputs
+    )
     return Built(net, method, {} if mean is None else {"mean": mean})

@@ -79,6 +79,9 @@ RANGES: dict[str, dict[str, _Range]] = {
         "source_sigma": _AT_LEAST_0,
         "x0_limit": _POSITIVE,
         "max_beta": _FRACTION,
+        "meanflow_equal_fraction": _FRACTION,
+        **dict.fromkeys(("meanflow_t_std", "meanflow_weight_eps"), _POSITIVE),
+        "meanflow_weight_power": _AT_LEAST_0,
     },
     "train": {
         **dict.fromkeys(("steps", "batch_size", "ckpt_every", "log_every", "val_batches"), _AT_LEAST_1),
@@ -165,6 +168,9 @@ class PrepareConfig:
     draws_eval: int = 4  # K draws per val/test event (scores: mean and spread over draws)
     rain_weighted: bool = True  # patch origins favour rain (qpeflow.data.prepare.patch_origins)
     simulator_version: str = ""  # "" = the installed simulator; else prepare refuses another version
+    val_events: tuple[str, ...] = ()  # held-out events (else shuffled by seed with val/test_fraction)
+    test_events: tuple[str, ...] = ()
+    only_splits: tuple[str, ...] = ()  # () = all; e.g. ("test",): the same test samples, without building train/val
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -191,7 +197,7 @@ class ModelConfig:
 class MethodConfig:
     """The training objective and estimator (qpeflow.methods)."""
 
-    kind: str = "flow"  # regression | ddpm | flow
+    kind: str = "flow"  # regression | ddpm | flow | meanflow
     residual_of: str = ""  # path to a trained regression checkpoint -> Residual(mean, kind)
     loss: str = "mse"  # regression: mse | mse_quantile (distribution-aware)
     prediction: str = "v"  # ddpm: eps | v
@@ -204,6 +210,12 @@ class MethodConfig:
     t_sampling: str = "uniform"  # flow: uniform | logit_normal
     source: str = "gaussian"  # flow: gaussian | mean (x0 = mean + source_sigma * eps)
     source_sigma: float = 1.0
+    # meanflow (Geng et al. 2025; qpeflow.methods.meanflow); source / source_sigma apply as for flow
+    meanflow_equal_fraction: float = 0.75  # training samples with s = t (flow matching); paper ImageNet: 0.75
+    meanflow_t_mean: float = 0.4  # logit-normal times, qpeflow's time (data at 1): the paper's -0.4
+    meanflow_t_std: float = 1.0
+    meanflow_weight_power: float = 1.0  # adaptive weight 1 / (mse + c)^p; 0: plain squared loss
+    meanflow_weight_eps: float = 1e-3  # c
 
     def __post_init__(self) -> None:
         check_ranges(self)

@@ -1,17 +1,21 @@
-"""The main job: embedded synthetic data -> train -> predict -> evaluate -> report.
+"""The main job: a store -> the shipped checkpoints (or retrained ones) -> predict -> evaluate -> report.
 
 Every stage is the same library call the individual CLI commands make, joined by
 files in one output folder::
 
-    OUT/synthetic.zarr            prepared store (simulated rain + simulated IR)
-    OUT/runs/<model>/checkpoint.pt
-    OUT/predictions/<model>.nc
-    OUT/scores/<model>.json       (+ gpi.json, autoestimator.json)
+    OUT/<source>.zarr             the prepared store (test split)
+    OUT/runs/<model>/best.pt      only with ``train=True``
+    OUT/predictions/<model>.nc    ensembles of every model, GPI and the Auto-Estimator
+    OUT/scores/<model>.json
     OUT/report/index.html, report.md, figures/
 
-Training is bounded by wall-clock (``minutes`` per model) so the run finishes on
-a 2-core laptop; scores from such short runs show the qualitative contrast
-between methods, not quotable numbers (see DESIGN.md, "Measured lessons").
+The store is built from the radar samples when ``QPEFLOW_DATA`` holds them (real
+radar rain + simulated infrared: the benchmark) and from the embedded synthetic
+generator otherwise (simulated rain and infrared); either way only the test split
+is built, so the demo needs no training data. By default the models are the
+study's shipped checkpoints (``qpeflow/checkpoints``, trained on the benchmark
+store; the manifest says on what and how); ``train=True`` retrains each from
+scratch for ``minutes`` instead, which gives a pipeline check, not a comparison.
 """
 
 from __future__ import annotations
@@ -31,60 +35,63 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DemoModel:
-    """One model of the demo: its experiment file in configs/, the step counts predicted
-    (the first is the headline) and its ensemble size (None: the demo's)."""
+    """One model of the demo: its experiment file in configs/ (for ``train=True``), the
+    (sampler, steps) predicted (the first is the headline) and its ensemble size (None: the demo's)."""
 
     config: str
-    steps: tuple[int, ...] = (1,)
+    runs: tuple[tuple[str, int], ...] = (("", 1),)
     members: int | None = None
 
 
 #: demo models in training order (a model comes after the runs its config refers to)
 DEMO_MODELS: dict[str, DemoModel] = {
     "unet": DemoModel("unet.yaml", members=1),
-    "cfm": DemoModel("cfm.yaml", steps=(8, 1, 2)),
-    "cfm_residual": DemoModel("cfm_residual.yaml", steps=(8, 1, 2)),
-    "ddpm": DemoModel("ddpm.yaml", steps=(20,)),  # DDIM-20: the demo must finish on a laptop
+    "cfm": DemoModel("cfm.yaml", (("euler", 8), ("euler", 1))),
+    "cfm_residual": DemoModel("cfm_residual.yaml", (("euler", 8), ("euler", 1), ("euler", 2))),
+    "ddpm": DemoModel("ddpm.yaml", (("ddim", 50),)),
+    "ddpm_team": DemoModel("ddpm_team.yaml", (("ancestral", 500),), members=2),
 }
-
-#: configs name the runs they build on as ``runs/<name>/checkpoint.pt``; the demo keeps its runs in OUT/runs
-RUN_REF = re.compile(r"^runs/(\w+)/checkpoint\.pt$")
-
 
 #: literature baselines predicted beside the models (``qpeflow predict --baseline``)
 DEMO_BASELINES = ("gpi", "autoestimator")
 
+#: configs name the runs they build on as ``runs/<name>/best.pt`` or ``.../checkpoint.pt``
+RUN_REF = re.compile(r"^runs/(\w+)/(best|checkpoint)\.pt$")
+
 
 @dataclass(frozen=True)
 class DemoSettings:
-    """out: output folder; minutes: training wall-clock per model; n_events: synthetic events;
-    members: ensemble size of generative models; configs: folder of the experiment YAMLs;
-    max_samples: test samples predicted and scored (evenly spaced over the test split)."""
+    """out: output folder; train: retrain instead of the shipped checkpoints, ``minutes`` each;
+    source: ``auto`` (radar samples if present, else synthetic), ``radar`` or ``synthetic``;
+    members: ensemble size; max_samples: test samples predicted (evenly spaced over the split);
+    configs: the experiment files (for ``train``); shipped: folder of shipped checkpoints."""
 
     out: Path
+    train: bool = False
     minutes: float = 2.0
+    source: str = "auto"
     n_events: int = 12
     members: int = 4
     seed: int = 0
     configs: Path = Path("configs")
     models: tuple[str, ...] = tuple(DEMO_MODELS)
-    max_samples: int = 32
+    max_samples: int = 24
+    shipped: Path | None = None
 
 
 def _run_refs(values: Any) -> list[str]:
-    """Strings of a config dict that name another run's checkpoint (``runs/<name>/checkpoint.pt``)."""
+    """Strings of a config dict that name another run's checkpoint (``runs/<name>/best.pt``)."""
     if isinstance(values, dict):
         return [r for v in values.values() for r in _run_refs(v)]
     return [values] if isinstance(values, str) and RUN_REF.match(values) else []
 
 
 def _rebased(values: Any, runs: Path) -> Any:
-    """The config dict with every ``runs/<name>/checkpoint.pt`` pointing into the demo's own runs folder."""
+    """The config dict with every ``runs/<name>/...pt`` pointing at the demo's own ``best.pt`` of that run."""
     if isinstance(values, dict):
         return {k: _rebased(v, runs) for k, v in values.items()}
-    if isinstance(values, str) and RUN_REF.match(values):
-        return str(runs / values.removeprefix("runs/"))
-    return values
+    m = RUN_REF.match(values) if isinstance(values, str) else None
+    return str(runs / m.group(1) / "best.pt") if m else values
 
 
 def _config(s: DemoSettings, name: str, store: Path) -> ExperimentConfig:
@@ -100,32 +107,59 @@ def _config(s: DemoSettings, name: str, store: Path) -> ExperimentConfig:
         "train.steps=100000",
         "train.lr_schedule=constant",
         f"train.seed={s.seed}",
-        "train.ckpt_every=200",
+        "train.val_every=50",
+        "train.ckpt_every=50",
+        "model.base_channels=16",
+        "model.encoder_channels=16",
+        "data.patch=32",
     ]
     return config_from_dict(_rebased(config_to_dict(load_config(path, overrides)), s.out / "runs"))
 
 
 def _needs(s: DemoSettings, name: str) -> list[str]:
-    """The demo runs the config of ``name`` builds on."""
+    """The demo runs the config of ``name`` builds on (only when retraining)."""
     path = s.configs / DEMO_MODELS[name].config
     refs = _run_refs(config_to_dict(load_config(path))) if path.is_file() else []
     return [RUN_REF.match(r).group(1) for r in refs]  # type: ignore[union-attr]
 
 
+def _source(s: DemoSettings) -> str:
+    from qpeflow.io.sample_data import missing_reason
+
+    if s.source != "auto":
+        return s.source
+    return "radar" if missing_reason("radar/fmi") is None and missing_reason("radar/KNMI") is None else "synthetic"
+
+
 def _prepare(s: DemoSettings) -> Path:
+    """The test split (and, when retraining, every split) of the demo store."""
     from qpeflow.data.prepare import prepare
 
-    store = s.out / "synthetic.zarr"
+    source = _source(s)
+    store = s.out / f"{source}{'' if s.train else '_test'}.zarr"
     if store.exists():
-        log.info(f"demo: reusing {store}")
+        log.info("demo: reusing %s", store)
         return store
-    cfg = replace(ExperimentConfig().prepare, source="synthetic", n_events=s.n_events, seed=s.seed)
-    prepare(cfg, store)
+    base = ExperimentConfig().prepare
+    cfg = replace(base, source=source, n_events=s.n_events, seed=s.seed, patch=48, patches_per_frame=2)
+    if not s.train:
+        cfg = replace(cfg, only_splits=("test",), draws_eval=2)
+    log.info(
+        "demo: building %s from %s (%s)",
+        store,
+        "the radar samples under QPEFLOW_DATA" if source == "radar" else "the embedded synthetic generator",
+        "real radar rain + SIMULATED infrared" if source == "radar" else "SIMULATED rain and infrared",
+    )
+    prepare(cfg, store, overwrite=True)
     return store
 
 
 def _checkpoint(s: DemoSettings, name: str) -> Path:
-    return s.out / "runs" / name / "checkpoint.pt"
+    if s.train:
+        return s.out / "runs" / name / "best.pt"
+    from qpeflow.inference.shipped import SHIPPED_DIR, check_shipped
+
+    return check_shipped(name, s.shipped or SHIPPED_DIR)
 
 
 def _predict_all(s: DemoSettings, name: str, store: Path) -> list[Path]:
@@ -134,12 +168,11 @@ def _predict_all(s: DemoSettings, name: str, store: Path) -> list[Path]:
     model, pred_dir = DEMO_MODELS[name], s.out / "predictions"
     members = model.members or s.members
     paths = []
-    for k in model.steps:
-        label = name if k == model.steps[0] else f"{name}_{k}steps"
+    for sampler, k in model.runs:
+        label = name if (sampler, k) == model.runs[0] else f"{name}_{sampler}{k}"
         out = pred_dir / f"{label}.nc"
-        paths.append(
-            predict(_checkpoint(s, name), store, "test", members, k, s.seed, None, out, max_samples=s.max_samples).path
-        )
+        ckpt = _checkpoint(s, name)
+        paths.append(predict(ckpt, store, "test", members, k, s.seed, sampler, out, max_samples=s.max_samples).path)
     return paths
 
 
@@ -147,26 +180,52 @@ def _check_models(s: DemoSettings) -> None:
     unknown = set(s.models) - set(DEMO_MODELS)
     if unknown:
         raise QpeflowError(f"demo: unknown model(s) {sorted(unknown)}; choose from {list(DEMO_MODELS)}")
-    for name in s.models:
+    if s.source not in ("auto", "radar", "synthetic"):
+        raise QpeflowError(f"demo: source {s.source!r}; choose auto, radar or synthetic")
+    for name in s.models if s.train else ():
         missing = [n for n in _needs(s, name) if n not in s.models]
         if missing:
             raise QpeflowError(f"demo: {name} needs {missing} in --models")
+
+
+def _describe_checkpoints(s: DemoSettings) -> list[str]:
+    """One line per model: which checkpoint, trained on what."""
+    if s.train:
+        return [f"  {m}: retrained now for {s.minutes:g} min -> {s.out / 'runs' / m / 'best.pt'}" for m in s.models]
+    from qpeflow.inference.shipped import SHIPPED_DIR, shipped_manifest
+
+    manifest = shipped_manifest(s.shipped or SHIPPED_DIR)
+    lines = []
+    for m in s.models:
+        e = manifest[m]
+        data = e.get("data", {})
+        lines.append(
+            f"  {m}: shipped {e['file']} ({e['step']} steps, best validation step "
+            f"{e.get('validation', {}).get('best_step')}), trained on {data.get('source', '?')} rain + "
+            f"{data.get('infrared', '?')} infrared ({data.get('store', '?')})"
+        )
+    return lines
 
 
 def run_demo(s: DemoSettings) -> Path:
     """Run every stage; returns the path of the report's index.html."""
     from qpeflow.evaluate import evaluate
     from qpeflow.inference.predict import predict
-    from qpeflow.report.build import build_report
+    from qpeflow.report.build import build_report, data_source_text, table_markdown
+    from qpeflow.report.table import comparison_table, load_scores
     from qpeflow.training.fit import fit
 
     _check_models(s)
     t0 = time.perf_counter()
     s.out.mkdir(parents=True, exist_ok=True)
+    if not s.train:
+        for m in s.models:
+            _checkpoint(s, m)  # every shipped file present and intact before any work
     store = _prepare(s)
     preds: list[Path] = []
     for name in [m for m in DEMO_MODELS if m in s.models]:
-        fit(_config(s, name, store), overwrite=True)  # a demo run retrains its models
+        if s.train:
+            fit(_config(s, name, store), overwrite=True)
         preds += _predict_all(s, name, store)
     for b in DEMO_BASELINES:
         out = s.out / "predictions" / f"{b}.nc"
@@ -175,5 +234,9 @@ def run_demo(s: DemoSettings) -> Path:
     for p in preds:
         evaluate(p, scores_dir)
     index = build_report(scores_dir, s.out / "report")
-    log.info(f"demo: done in {time.perf_counter() - t0:.0f} s -> {index}")
+    scores = load_scores(scores_dir)
+    print("\nCheckpoints:\n" + "\n".join(_describe_checkpoints(s)))
+    print("\nData: " + data_source_text(scores)[0])
+    print("\n" + table_markdown(comparison_table(scores)))
+    print(f"\ndemo: done in {time.perf_counter() - t0:.0f} s; report: {index}")
     return index

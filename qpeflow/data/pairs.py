@@ -37,7 +37,7 @@ from qpeflow.errors import QpeflowError, input_error
 from qpeflow.io import SATELLITE_FORMATS, detect_format, read
 from qpeflow.io.field import ACCUMULATION, RAIN_RATE, REFLECTIVITY, Field
 from qpeflow.io.grid import Grid
-from qpeflow.io.quality import apply_quality
+from qpeflow.io.quality import NEGATIVE_ATTR, apply_quality, mask_negative_rain
 from qpeflow.io.regrid import regrid
 from qpeflow.io.sat_sequence import check_platform, distinct_files, group_slots
 from qpeflow.io.target_grid import bounds_in
@@ -75,26 +75,6 @@ def as_rain_rate(field: Field) -> Field:
     return Field(
         data.astype(np.float32), RAIN_RATE, "mm/h", field.valid_time, field.grid, field.source, field.name, field.attrs
     )
-
-
-#: attribute of a radar Field: how many of its pixels held negative rain and were masked
-NEGATIVE_ATTR = "negative_pixels_masked"
-
-
-def mask_negative_rain(field: Field) -> Field:
-    """Negative rain rates -> NaN (not observed), their count in ``attrs[NEGATIVE_ATTR]``."""
-    negative = np.isfinite(field.data) & (field.data < 0)
-    n = int(negative.sum())
-    attrs = {**field.attrs, NEGATIVE_ATTR: n}
-    data = np.where(negative, np.float32(np.nan), field.data).astype(np.float32) if n else field.data
-    if n:
-        log.warning(
-            "%s: %d pixel(s) of negative rain (down to %.3g mm/h) masked as no data",
-            field.source,
-            n,
-            float(field.data[negative].min()),
-        )
-    return Field(data, field.quantity, field.units, field.valid_time, field.grid, field.source, field.name, attrs)
 
 
 def read_radar(folder: str | Path, progress: bool = True, quality_threshold: float = 0.0) -> list[Field]:

@@ -79,9 +79,22 @@ class _Samples:
 
 
 def assign_splits(events: list[str], cfg: PrepareConfig, rng: np.random.Generator) -> dict[str, str]:
-    """Event name -> "train"/"val"/"test": shuffled, at least one val and one test event
-    when there are three or more events, otherwise everything is train."""
+    """Event name -> "train"/"val"/"test".
+
+    With ``cfg.val_events`` / ``cfg.test_events`` given, those events are held out and
+    every other event trains (a benchmark chooses its held-out weather on purpose, e.g. so
+    that each kind of rain is seen in training). Otherwise the events are shuffled, with at
+    least one val and one test event when there are three or more, else everything trains.
+    """
     names = sorted(set(events))
+    if cfg.val_events or cfg.test_events:
+        unknown = sorted((set(cfg.val_events) | set(cfg.test_events)) - set(names))
+        if unknown:
+            raise QpeflowError(f"prepare.val_events/test_events: unknown event(s) {unknown}; the source has {names}")
+        if set(cfg.val_events) & set(cfg.test_events):
+            raise QpeflowError("prepare.val_events and prepare.test_events share an event")
+        held = {**dict.fromkeys(cfg.val_events, "val"), **dict.fromkeys(cfg.test_events, "test")}
+        return {e: held.get(e, "train") for e in names}
     order = [names[i] for i in rng.permutation(len(names))]
     n = len(order)
     n_test = max(1, round(cfg.test_fraction * n)) if n >= 3 and cfg.test_fraction > 0 else 0
@@ -107,7 +120,11 @@ def _sample_params(cfg: PrepareConfig, seq: RainSequence, draw: int = 0) -> Simu
 
 def check_request(cfg: PrepareConfig) -> None:
     """Refuse, before anything is read or written, unknown channels, K < 1 and a simulator
-    version other than the installed one (QpeflowError, one line)."""
+    version other than the installed one, unknown splits in ``only_splits`` (QpeflowError, one line).
+
+    ``only_splits`` builds a subset of the splits with exactly the samples (and, for the
+    draws kept, exactly the infrared) the full store holds: splits, parameters and
+    random streams do not depend on which splits are built."""
     unknown = [c for c in cfg.channels if c not in CHANNELS]
     if unknown:
         raise QpeflowError(f"prepare: unknown channel(s) {unknown}; the simulator knows {list(CHANNELS)}")
@@ -115,6 +132,9 @@ def check_request(cfg: PrepareConfig) -> None:
         raise QpeflowError(
             f"prepare: draws_train={cfg.draws_train}, draws_eval={cfg.draws_eval}: need at least 1 infrared draw"
         )
+    odd = [s for s in cfg.only_splits if s not in ("train", "val", "test")]
+    if odd:
+        raise QpeflowError(f"prepare.only_splits: unknown split(s) {odd}; choose among train, val, test")
     if cfg.simulator_version and cfg.simulator_version != SIMULATOR_VERSION:
         raise QpeflowError(
             f"prepare: simulator version {cfg.simulator_version!r} asked for, but this qpeflow has {SIMULATOR_VERSION!r}"
@@ -266,7 +286,10 @@ def prepare(cfg: PrepareConfig, out: str | Path, progress: bool = True, overwrit
     first = {s.event: s for s in reversed(seqs)}  # the first sequence of an event fixes its parameters
     params = {e: [_sample_params(cfg, q, d) for d in range(n_draws(cfg, split[e]))] for e, q in first.items()}
     samples = _Samples()
-    jobs = [(i, seq, d) for i, seq in enumerate(seqs) for d in range(len(params[seq.event]))]
+    keep = set(cfg.only_splits) or {"train", "val", "test"}
+    jobs = [
+        (i, seq, d) for i, seq in enumerate(seqs) if split[seq.event] in keep for d in range(len(params[seq.event]))
+    ]
     for i, seq, d in tqdm(jobs, desc=f"prepare {cfg.source}", disable=not progress):
         rng = np.random.default_rng([cfg.seed, zlib.crc32(seq.event.encode()), 1 + i, d])
         ir = simulate_ir(seq.rain, seq.grid, seq.times, params[seq.event][d], rng, tuple(cfg.channels))

@@ -39,6 +39,7 @@ from qpeflow.errors import QpeflowError
 from qpeflow.io import detect_format, read
 from qpeflow.io.field import ACCUMULATION, RAIN_RATE, Field
 from qpeflow.io.grid import Grid
+from qpeflow.io.quality import mask_negative_rain
 from qpeflow.io.regrid import equal_area_grid, regrid
 from qpeflow.io.sample_data import data_root
 
@@ -81,6 +82,7 @@ def _rain_field(path: Path) -> Field | None:
         if minutes <= 0:
             raise QpeflowError(f"{path}: accumulation without a duration")
         f = Field(f.data * (60.0 / minutes), RAIN_RATE, "mm/h", f.valid_time, f.grid, f.source, f.name, f.attrs)
+    f = mask_negative_rain(f)  # e.g. BoM accumulations of -1 quantum: unphysical, masked and logged
     if not np.isfinite(f.data).any():
         return None
     return f

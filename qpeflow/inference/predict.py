@@ -29,7 +29,7 @@ from qpeflow.data.transforms import IRNorm
 from qpeflow.errors import QpeflowError, input_error
 from qpeflow.inference.driver import SEEDING_RULE, run_members
 from qpeflow.inference.estimator import Estimator, baseline_estimator, load_estimator
-from qpeflow.io.atomic import atomic_path
+from qpeflow.io.predictions import write_predictions
 
 
 @dataclass(frozen=True)
@@ -99,14 +99,6 @@ def _dataset(est: Estimator, data: StoreDataset, rain: np.ndarray, attrs: dict[s
     for k, v in data.coords.items():
         coords[k] = ("time", v.astype(str) if k == "event" else v)
     return xr.Dataset(variables, coords=coords, attrs=attrs)
-
-
-def write_netcdf(ds: xr.Dataset, out: str | Path) -> Path:
-    """Write ``ds`` to ``out`` atomically (:mod:`qpeflow.io.atomic`)."""
-    out = Path(out)
-    with atomic_path(out) as tmp:
-        ds.to_netcdf(tmp, engine="netcdf4", encoding={"rain_rate": {"zlib": True, "complevel": 4}})
-    return out
 
 
 def _baseline_for(name: str, store: str | Path, device: str) -> Estimator:
@@ -182,5 +174,5 @@ def predict(
         "train_data_source": str(est.provenance.get("source", "")) if est.provenance else "none (a formula)",
         "qpeflow_version": qpeflow_version(),
     }
-    path = write_netcdf(_dataset(est, data, rain, attrs), out)
+    path = write_predictions(_dataset(est, data, rain, attrs), out)
     return PredictResult(path, members, len(data), nfe, tuple(seconds))

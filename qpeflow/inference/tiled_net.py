@@ -69,7 +69,8 @@ class TiledNet:
     def __call__(self, x: Tensor | None, t: Tensor, cond: Tensor, aux: Tensor | None = None) -> Tensor:
         n, steps, chans, height, width = cond.shape
         k_cond, k_x = steps * chans, (0 if x is None else x.shape[1])
-        times = torch.as_tensor(t, device=cond.device).reshape(-1).expand(n)
+        times = torch.as_tensor(t, device=cond.device)
+        times = times.reshape(-1).expand(n) if times.ndim <= 1 else times.expand(n, -1)  # (N,) or (N, 2) (MeanFlow)
         out = []
         for i in range(n):
             parts = [cond[i].reshape(k_cond, height, width)]
@@ -80,7 +81,7 @@ class TiledNet:
                 c = b[:, :k_cond].reshape(b.shape[0], steps, chans, *b.shape[-2:])
                 xb = b[:, k_cond : k_cond + k_x] if x is not None else None
                 ab = b[:, k_cond + k_x :] if aux is not None else None
-                return self.net(xb, ti.expand(b.shape[0]), c, ab).float()
+                return self.net(xb, ti.expand(b.shape[0], *ti.shape), c, ab).float()
 
             out.append(_blend(fn, torch.cat(parts), self.tiling))
         return torch.stack(out)

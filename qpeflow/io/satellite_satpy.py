@@ -55,7 +55,8 @@ def _quiet_satpy() -> Iterator[None]:
     """Hide satpy's informational log lines (e.g. "No IMPF configuration field") and the
     UserWarnings its readers and pyresample raise (e.g. HRIT without a PRO file) for one read:
     what qpeflow needs from the files it checks itself, with one-line errors."""
-    loggers = [logging.getLogger(name) for name in ("satpy", "hrit_msg")]  # hrit_msg: satpy's HRIT reader
+    # hrit_msg, native_msg: the loggers of satpy's HRIT and native readers ("Unable to find orbit coefficients")
+    loggers = [logging.getLogger(name) for name in ("satpy", "hrit_msg", "native_msg")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)

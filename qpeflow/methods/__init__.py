@@ -17,6 +17,7 @@ from qpeflow.methods.base import Estimate, Method, Noise
 from qpeflow.methods.baselines import BASELINES, IRBaseline
 from qpeflow.methods.ddpm import DDPM
 from qpeflow.methods.flow import FlowMatching, GaussianSource, MeanSource, Source
+from qpeflow.methods.meanflow import MeanFlow
 from qpeflow.methods.regression import Regression
 from qpeflow.methods.residual import Residual
 
@@ -32,6 +33,7 @@ __all__ = [
     "FlowMatching",
     "GaussianSource",
     "IRBaseline",
+    "MeanFlow",
     "MeanSource",
     "Method",
     "Noise",
@@ -58,6 +60,14 @@ METHODS: dict[str, Callable[[MethodConfig], Method]] = {
         cfg.prediction, cfg.schedule, cfg.diffusion_steps, cfg.x0_limit, cfg.zero_terminal_snr, cfg.max_beta
     ),
     "flow": lambda cfg: FlowMatching(cfg.sigma_min, cfg.t_sampling, _source(cfg)),
+    "meanflow": lambda cfg: MeanFlow(
+        cfg.meanflow_equal_fraction,
+        cfg.meanflow_t_mean,
+        cfg.meanflow_t_std,
+        cfg.meanflow_weight_power,
+        cfg.meanflow_weight_eps,
+        _source(cfg),
+    ),
 }
 
 
@@ -73,9 +83,9 @@ def build_method(cfg: MethodConfig, mean: Callable[[Tensor], Tensor] | None = No
         raise QpeflowError(f"method.kind: unknown {cfg.kind!r}; known: {sorted(METHODS)}")
     method = METHODS[cfg.kind](cfg)
     if mean is None:
-        if cfg.kind == "flow" and cfg.source == "mean":
+        if cfg.kind in ("flow", "meanflow") and cfg.source == "mean":
             raise QpeflowError("method.source: 'mean' needs a regression mean (set method.residual_of)")
         return method
     if cfg.kind == "regression":
-        raise QpeflowError("method.residual_of: a regression cannot be residual; use kind ddpm or flow")
+        raise QpeflowError("method.residual_of: a regression cannot be residual; use kind ddpm, flow or meanflow")
     return Residual(mean, method)

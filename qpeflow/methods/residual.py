@@ -75,6 +75,7 @@ class Residual:
         self.generative = generative
         self.x_channels = generative.x_channels
         self.aux_channels = generative.aux_channels + 1
+        self.time_inputs = getattr(generative, "time_inputs", 1)  # scalars in the net's t (2: MeanFlow)
         self.label = f"{generative.label}_residual"
 
     def _mu(self, cond: Tensor) -> Tensor:

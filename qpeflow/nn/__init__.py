@@ -22,7 +22,9 @@ if TYPE_CHECKING:  # only the type: nn depends on torch alone at run time
 __all__ = ["ENCODERS", "ConditionalNet", "UNet", "build_network"]
 
 
-def build_network(model: ModelConfig, n_frames: int, n_channels: int, x_channels: int, aux_channels: int) -> nn.Module:
+def build_network(
+    model: ModelConfig, n_frames: int, n_channels: int, x_channels: int, aux_channels: int, time_inputs: int = 1
+) -> nn.Module:
     """Build encoder + U-Net.
 
     Args:
@@ -31,6 +33,7 @@ def build_network(model: ModelConfig, n_frames: int, n_channels: int, x_channels
         n_channels: C, infrared channels per frame.
         x_channels: channels of the state x (0 for regression, 1 for DDPM / flow).
         aux_channels: channels of auxiliary fields (1 for a Residual method's mean).
+        time_inputs: scalars in t per sample (1; 2 for MeanFlow's (t, interval)), a method's ``time_inputs``.
     """
     if model.encoder not in ENCODERS:
         raise QpeflowError(f"model.encoder: unknown {model.encoder!r}; known: {sorted(ENCODERS)}")
@@ -46,5 +49,6 @@ def build_network(model: ModelConfig, n_frames: int, n_channels: int, x_channels
         attention=model.attention,
         dropout=model.dropout,
         time_embed_dim=model.time_embed_dim,
+        time_inputs=time_inputs,
     )
     return ConditionalNet(encoder, unet, x_channels, aux_channels)

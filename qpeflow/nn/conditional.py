@@ -6,7 +6,9 @@ method uses:
 - x: (B, x_channels, H, W) the state being denoised / transported, or None when
   ``x_channels == 0`` (regression);
 - t: (B,) or 0-d float, a flow time in [0, 1] or a diffusion step scaled to
-  [0, 1]; regression passes zeros;
+  [0, 1]; regression passes zeros. A net built with ``time_inputs=2`` takes
+  (B, 2) (or (2,), broadcast): the state's time and a second scalar (MeanFlow's
+  interval), see :class:`~qpeflow.nn.unet.UNet`;
 - cond: (B, T, C, H, W) normalised infrared sequence;
 - aux: (B, aux_channels, H, W) extra fields at full resolution (the regression
   mean of a Residual method), or None when ``aux_channels == 0``.
@@ -31,6 +33,18 @@ def _check_channels(name: str, value: Tensor | None, expected: int, batch: int) 
         raise QpeflowError(f"model: {name} has batch {value.shape[0]}, cond has {batch}")
 
 
+def _times(t: Tensor | float, batch: int, inputs: int, device: torch.device) -> Tensor:
+    """t as (B,) float32 for one time input, (B, 2) for two; a 0-d t (one input) or a (2,) t (two) is broadcast."""
+    t = torch.as_tensor(t, device=device, dtype=torch.float32)
+    if inputs == 1:
+        if t.ndim > 1 and t.shape[-1] != 1:
+            raise QpeflowError(f"model: t has shape {tuple(t.shape)}, the network was built for 1 time input")
+        return t.expand(batch) if t.ndim == 0 else t.reshape(batch)
+    if t.ndim == 0 or t.shape[-1] != inputs:
+        raise QpeflowError(f"model: t has shape {tuple(t.shape)}, the network was built for {inputs} time inputs")
+    return t.expand(batch, inputs) if t.ndim == 1 else t.reshape(batch, inputs)
+
+
 class ConditionalNet(nn.Module):
     """Encoder + U-Net; see the module docstring for shapes."""
 
@@ -46,8 +60,7 @@ class ConditionalNet(nn.Module):
         _check_channels("x", x, self.x_channels, batch)
         _check_channels("aux", aux, self.aux_channels, batch)
         self.unet.check_size(cond.shape[-2], cond.shape[-1])
-        t = torch.as_tensor(t, device=cond.device, dtype=torch.float32)
-        t = t.expand(batch) if t.ndim == 0 else t.reshape(batch)
+        t = _times(t, batch, self.unet.time_inputs, cond.device)
         feats = self.encoder(cond)
         parts = [p for p in (x, aux) if p is not None] + [feats]
         inp = torch.cat([p.to(feats.dtype) for p in parts], dim=1) if len(parts) > 1 else feats

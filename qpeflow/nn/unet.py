@@ -8,6 +8,16 @@ self-attention at the lowest resolution. It knows nothing of noise schedules:
 ``t`` is any scalar per sample (a flow time in [0, 1], a diffusion step index
 scaled to [0, 1], or zeros for regression), embedded by sinusoids of ``1000 t``
 (Vaswani et al. 2017) and an MLP.
+
+A U-Net built with ``time_inputs=2`` takes t as (B, 2): a second scalar per
+sample (MeanFlow's interval, a shortcut model's step size) with its own
+sinusoids + MLP, whose embedding is *added* to the first one's (Geng et al. 2025,
+Sec. 4.3, "positional embedding" of (t, t - r); Frans et al. 2024 add the step
+size's embedding the same way). The second MLP's last layer starts at zero, so a
+fresh two-input net is a one-input net that ignores the second scalar, and the
+one-input weights (a trained flow's) load into it with ``strict=False`` (only
+``embed2.*`` missing). ``time_inputs=1``
+(the default) builds exactly the network and state_dict it always did.
 """
 
 from __future__ import annotations
@@ -15,16 +25,32 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.autograd.forward_ad as fwAD
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from qpeflow.errors import QpeflowError
 
 
+class GroupNorm(nn.GroupNorm):
+    """``nn.GroupNorm`` (same parameters, same state_dict) that also runs under forward-mode AD.
+
+    PyTorch's forward-mode formula of group_norm views its input as contiguous and fails on a
+    channels-last input ("view size is not compatible"), which is what a channels-last network
+    gives it; MeanFlow's JVP (``torch.func.jvp``) needs that formula. Only then is the input
+    made contiguous: ordinary calls are untouched.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not x.is_contiguous() and fwAD.unpack_dual(x).tangent is not None:
+            x = x.contiguous()
+        return super().forward(x)
+
+
 def group_norm(channels: int) -> nn.GroupNorm:
     """GroupNorm with 8 groups when the channel count allows it (else the largest divisor <= 8)."""
     groups = next(g for g in (8, 4, 2, 1) if channels % g == 0)
-    return nn.GroupNorm(groups, channels)
+    return GroupNorm(groups, channels)
 
 
 def sinusoidal_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
@@ -98,7 +124,7 @@ class SelfAttention(nn.Module):
 
 
 class UNet(nn.Module):
-    """(B, in_channels, H, W), t (B,) -> (B, out_channels, H, W).
+    """(B, in_channels, H, W), t (B,) or (B, 2) -> (B, out_channels, H, W).
 
     Args:
         in_channels: input channels (noisy state, auxiliary fields, encoded conditioning).
@@ -109,6 +135,7 @@ class UNet(nn.Module):
         attention: self-attention in the middle block (lowest resolution).
         dropout: dropout inside residual blocks.
         time_embed_dim: width of the t embedding fed to every block.
+        time_inputs: scalars per sample in t: 1 (t (B,)) or 2 (t (B, 2), embeddings added).
     """
 
     def __init__(
@@ -121,12 +148,20 @@ class UNet(nn.Module):
         attention: bool = True,
         dropout: float = 0.0,
         time_embed_dim: int = 128,
+        time_inputs: int = 1,
     ) -> None:
         super().__init__()
         if not channel_mults or num_res_blocks < 1:
             raise QpeflowError("model: channel_mults must be non-empty and num_res_blocks >= 1")
+        if time_inputs not in (1, 2):
+            raise QpeflowError(f"model: a network takes 1 or 2 time inputs, not {time_inputs}")
         self.factor = 2 ** (len(channel_mults) - 1)
+        self.time_inputs = time_inputs
         self.embed = TimeEmbedding(base_channels, time_embed_dim)
+        if time_inputs == 2:  # registered only then: one-input state_dicts keep their keys
+            self.embed2 = TimeEmbedding(base_channels, time_embed_dim)
+            nn.init.zeros_(self.embed2.mlp[-1].weight)
+            nn.init.zeros_(self.embed2.mlp[-1].bias)
         self.inp = nn.Conv2d(in_channels, base_channels, 3, padding=1)
         widths = [base_channels * m for m in channel_mults]
         self.down, skips, ch = nn.ModuleList(), [base_channels], base_channels
@@ -162,9 +197,15 @@ class UNet(nn.Module):
                 f"(2**(len(channel_mults) - 1)); crop or pad the patch"
             )
 
+    def embedding(self, t: Tensor) -> Tensor:
+        """t (B,) for one time input, (B, 2) for two -> (B, time_embed_dim), the sum of their embeddings."""
+        if self.time_inputs == 1:
+            return self.embed(t)
+        return self.embed(t[:, 0]) + self.embed2(t[:, 1])
+
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
         self.check_size(x.shape[-2], x.shape[-1])
-        emb = self.embed(t)
+        emb = self.embedding(t)
         h = self.inp(x)
         hs = [h]
         for layer in self.down:

@@ -23,10 +23,11 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from qpeflow.errors import QpeflowError
 from qpeflow.io.grid import Grid
+from qpeflow.io.predictions import open_predictions
 from qpeflow.plots.panels import CaseMaps, ModelMaps
 
-REQUIRED_VARIABLES: tuple[str, ...] = ("rain_rate", "truth")
 GRID_ATTRS: tuple[str, ...] = ("grid_crs", "grid_x0", "grid_dx", "grid_y0", "grid_dy", "grid_shape")
 
 
@@ -45,12 +46,11 @@ class ExampleMaps:
 
 
 def _open(path: Path) -> xr.Dataset:
-    ds = xr.open_dataset(path)
-    missing = [v for v in REQUIRED_VARIABLES if v not in ds]
-    if missing or "member" not in ds["rain_rate"].dims:
-        ds.close()
-        raise ValueError(f"lacks {missing or 'a member dimension on rain_rate'}")
-    return ds
+    """The validated dataset of a predictions file (:func:`qpeflow.io.predictions.open_predictions`)."""
+    try:
+        return open_predictions(path).ds
+    except QpeflowError as exc:
+        raise ValueError(str(exc).removeprefix(f"{path}: ")) from None
 
 
 def _keys(ds: xr.Dataset) -> list[tuple[str, ...]]:

@@ -204,3 +204,36 @@ def test_cli_prepare_prints_summary(tmp_path, capsys) -> None:
     assert "train=" in line and "wet_fraction=" in line and "seconds=" in line
     assert main(["prepare", "--source", "pairs", "--out", str(tmp_path / "p.zarr")]) == 2
     assert main(["prepare", "--out", str(out), "--set", "prepare.source=nope"]) == 2
+
+
+def test_only_splits_builds_the_same_test_samples(tmp_path, store: xr.Dataset) -> None:
+    """The demo builds only the test split: exactly the samples (inputs and rain) of the full store."""
+    part = xr.open_zarr(
+        prepare(dataclasses.replace(SMALL, only_splits=("test",)), tmp_path / "t.zarr", progress=False).path,
+        chunks=None,
+    )
+    full = store.isel(sample=np.flatnonzero(store["split"].values == "test"))
+    assert set(part["split"].values) == {"test"} and part.sizes["sample"] == full.sizes["sample"]
+    np.testing.assert_array_equal(part["target"].values, full["target"].values)
+    np.testing.assert_array_equal(part["draw"].values, full["draw"].values)
+    z_full = full["inputs"].values * np.asarray(full.attrs["ir_std"])[None, None, :, None, None]
+    z_part = part["inputs"].values * np.asarray(part.attrs["ir_std"])[None, None, :, None, None]
+    k_full = z_full + np.asarray(full.attrs["ir_mean"])[None, None, :, None, None]
+    k_part = z_part + np.asarray(part.attrs["ir_mean"])[None, None, :, None, None]
+    np.testing.assert_allclose(k_part, k_full, rtol=0, atol=1e-3)  # the same brightness temperatures (K)
+    with pytest.raises(QpeflowError, match="only_splits"):
+        prepare(dataclasses.replace(SMALL, only_splits=("dev",)), tmp_path / "x.zarr", progress=False)
+
+
+def test_held_out_events_are_chosen_explicitly() -> None:
+    cfg = dataclasses.replace(SMALL, val_events=("b",), test_events=("c",))
+    assert assign_splits(["a", "b", "c", "d"], cfg, np.random.default_rng(0)) == {
+        "a": "train",
+        "b": "val",
+        "c": "test",
+        "d": "train",
+    }
+    with pytest.raises(QpeflowError, match="unknown event"):
+        assign_splits(["a", "b"], dataclasses.replace(SMALL, test_events=("zz",)), np.random.default_rng(0))
+    with pytest.raises(QpeflowError, match="share an event"):
+        assign_splits(["a", "b"], dataclasses.replace(SMALL, val_events=("a",), test_events=("a",)), None)

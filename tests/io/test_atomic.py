@@ -43,9 +43,11 @@ def _checkpoint(path: Path) -> None:
 
 
 def _predictions(path: Path) -> None:
-    from qpeflow.inference.predict import write_netcdf
+    from qpeflow.io.predictions import write_predictions
 
-    write_netcdf(xr.Dataset({"rain_rate": (("member", "time", "y", "x"), np.zeros((1, 1, 4, 4), np.float32))}), path)
+    write_predictions(
+        xr.Dataset({"rain_rate": (("member", "time", "y", "x"), np.zeros((1, 1, 4, 4), np.float32))}), path
+    )
 
 
 def _maps():  # type: ignore[no-untyped-def]

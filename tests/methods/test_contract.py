@@ -19,7 +19,17 @@ import torch
 
 from qpeflow.data.batch import Batch
 from qpeflow.data.transforms import LogRain
-from qpeflow.methods import DDPM, FlowMatching, IRBaseline, MeanSource, Method, Noise, Regression, Residual
+from qpeflow.methods import (
+    DDPM,
+    FlowMatching,
+    IRBaseline,
+    MeanFlow,
+    MeanSource,
+    Method,
+    Noise,
+    Regression,
+    Residual,
+)
 from qpeflow.nn import build_network
 from tests.methods.tiny import TINY, fixed_objective_losses, tiny_batch
 
@@ -53,20 +63,28 @@ METHODS: dict[str, tuple[Callable[[], Method], bool, int]] = {
         3,
     ),
     "ddpm_residual": (lambda: Residual(functools.partial(Regression.predict, _mean_net()), DDPM("v")), True, 4),
+    "meanflow": (lambda: MeanFlow(), True, 2),
+    "meanflow_plain_loss": (lambda: MeanFlow(equal_fraction=0.25, weight_power=0.5), True, 1),
+    "meanflow_residual": (lambda: Residual(functools.partial(Regression.predict, _mean_net()), MeanFlow()), True, 1),
 }
 #: ancestral DDPM and Heun draw noise differently from DDIM and Euler: the reproducibility clause covers them
 SAMPLERS = {"ddpm_eps_ddim": "ancestral", "cfm": "heun", "cfm_residual": "midpoint"}
 
 
+def _build(method: Method) -> torch.nn.Module:
+    """The tiny network a method needs (MeanFlow's takes two time inputs)."""
+    return build_network(TINY, 2, 2, method.x_channels, method.aux_channels, getattr(method, "time_inputs", 1))
+
+
 def _net(method: Method, seed: int = 0) -> torch.nn.Module:
     torch.manual_seed(seed)
-    return _perturbed(build_network(TINY, 2, 2, method.x_channels, method.aux_channels), seed)
+    return _perturbed(_build(method), seed)
 
 
 @pytest.mark.parametrize("name", sorted(METHODS))
 def test_loss_finite_decreasing_and_blind_to_masked_values(name: str) -> None:
     method = METHODS[name][0]()
-    net = build_network(TINY, 2, 2, method.x_channels, method.aux_channels)
+    net = _build(method)
     losses = fixed_objective_losses(method, net)
     assert all(np.isfinite(losses))
     assert np.mean(losses[-5:]) < 0.7 * losses[0]

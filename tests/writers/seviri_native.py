@@ -26,7 +26,19 @@ from pathlib import Path
 
 import numpy as np
 
-CHANNELS = ("VIS006", "VIS008", "IR_016", "IR_039", "WV_062", "WV_073", "IR_087", "IR_097", "IR_108", "IR_120", "IR_134")
+CHANNELS = (
+    "VIS006",
+    "VIS008",
+    "IR_016",
+    "IR_039",
+    "WV_062",
+    "WV_073",
+    "IR_087",
+    "IR_097",
+    "IR_108",
+    "IR_120",
+    "IR_134",
+)
 SLOPE, OFFSET = 0.2, -10.2  # mW m-2 sr-1 (cm-1)-1 per count, and at 0 counts
 TRAILER_BYTES = 380363
 EPOCH = dt.datetime(1958, 1, 1)
