@@ -42,13 +42,14 @@ from qpeflow.errors import QpeflowError
 from qpeflow.io.atomic import write_bytes, write_text
 from qpeflow.report.table import find_scalar
 
-COMPARISON = ("unet", "ddpm", "ddpm_team", "cfm", "cfm_residual", "gpi", "autoestimator")
+COMPARISON = ("unet", "ddpm", "ddpm_team", "cfm", "cfm_residual", "meanflow_residual", "gpi", "autoestimator")
 LABELS = {
     "unet": "U-Net (regression)",
     "ddpm": "DDPM (v-pred, zero terminal SNR)",
     "ddpm_team": "team DDPM (T = 500, eps, ancestral)",
     "cfm": "CFM",
     "cfm_residual": "residual CFM",
+    "meanflow_residual": "residual MeanFlow (1 step)",
     "gpi": "GPI (Arkin & Meisner 1987)",
     "autoestimator": "Auto-Estimator (Vicente et al. 1998)",
 }
@@ -202,6 +203,7 @@ def comparison(scores: dict[str, Scores]) -> str:
         method = LABELS[name] + (
             f" [{sampler} {s.meta.get('steps')}]" if sampler not in (None, "default", "none") else ""
         )
+        method += f" ({count(s.meta.get('n_fields'))} fields, {count(s.meta.get('members'))} member(s))"
         cells = [count(s.value(k)) if k == "nfe" else f3(s.value(k)) for k in HEADLINE]
         pooled.append([method, *cells, f3(s.meta.get("seconds_per_member"))])
         draws.append([method, *(spread_cell(s, k) for k in HEADLINE[:-1])])

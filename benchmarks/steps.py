@@ -11,6 +11,7 @@ stem) and every ``DIR/<name>/best.pt`` (the validation-selected one; else
 - a flow (CFM, residual CFM): Euler 1, 2, 4, 8, 16 and Heun 2, 4 (``--flow-grid``);
 - a DDPM: DDIM 10, 50, 250 and ancestral 500, 1000 (``--ddpm-grid``), only step
   counts <= its ``method.diffusion_steps`` (the team's DDPM has 500);
+- a MeanFlow (average velocity, one jump per step): Euler 1, 2, 4 (``--meanflow-grid``);
 - a regression (U-Net): one row, one member (it is deterministic).
 
 For each row: ``qpeflow.inference.predict.predict`` -> ``qpeflow.evaluate.evaluate``
@@ -67,6 +68,7 @@ from qpeflow.report.table import find_scalar, read_scores
 
 FLOW_GRID = "euler:1,2,4,8,16 heun:2,4"
 DDPM_GRID = "ddim:10,50,250 ancestral:500,1000"
+MEANFLOW_GRID = "euler:1,2,4"
 
 #: (key, label, scalar name, threshold, scale, on): the quality columns of a row
 METRICS: tuple[tuple[str, str, str, float | None, int | None, tuple[str, ...]], ...] = (
@@ -88,7 +90,7 @@ class Model:
 
     name: str
     path: Path
-    kind: str  # regression | ddpm | flow
+    kind: str  # regression | ddpm | flow | meanflow
     diffusion_steps: int
     prediction: str
 
@@ -158,6 +160,8 @@ def plan_rows(model: Model, args: argparse.Namespace) -> list[Plan]:
         grid = [("", 1)]
     elif model.kind == "ddpm":
         grid = [(s, k) for s, k in parse_grid(args.ddpm_grid) if k <= model.diffusion_steps]
+    elif model.kind == "meanflow":
+        grid = parse_grid(args.meanflow_grid)
     else:
         grid = parse_grid(args.flow_grid)
     plans = []
@@ -342,6 +346,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("steps"), help="output folder")
     p.add_argument("--flow-grid", default=FLOW_GRID, help=f"flow rows (default {FLOW_GRID!r})")
     p.add_argument("--ddpm-grid", default=DDPM_GRID, help=f"DDPM rows (default {DDPM_GRID!r})")
+    p.add_argument("--meanflow-grid", default=MEANFLOW_GRID, help=f"MeanFlow rows (default {MEANFLOW_GRID!r})")
     p.add_argument("--expensive-nfe", type=int, default=1000, help="rows with >= this many steps are 'expensive'")
     p.add_argument("--expensive-max-samples", type=int, default=None, help="samples for expensive rows only")
     p.add_argument("--expensive-members", type=int, default=None, help="members for expensive rows only")

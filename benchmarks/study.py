@@ -60,6 +60,8 @@ class StudyModel:
     minutes: float
     extra: tuple[str, ...] = ()
     mean: str = ""
+    init: str = ""  # start from this study model's best checkpoint (train.init_from)
+    select: str = "best.pt"  # the checkpoint kept: best.pt (validation loss) or checkpoint.pt (the last)
 
 
 MODELS: tuple[StudyModel, ...] = (
@@ -75,11 +77,16 @@ MODELS: tuple[StudyModel, ...] = (
     StudyModel("unet_t1", "unet.yaml", 4, ("data.time_steps=1",)),
     StudyModel("cfm_residual_t1", "cfm_residual_t1.yaml", 5, mean="unet_t1"),
     StudyModel("cfm_residual_stem3d", "cfm_residual.yaml", 5, ("model.encoder=stem3d",), "unet"),
+    # MeanFlow's loss does not track sample quality (qpeflow.methods.meanflow): no plateau rule, the last
+    # checkpoint is kept, and it starts from the trained residual CFM (its extra time embedding at zero)
+    StudyModel(
+        "meanflow_residual", "meanflow_residual.yaml", 8, ("train.patience=0",), "unet", "cfm_residual", "checkpoint.pt"
+    ),
 )
 
 
 #: the models shipped in the package (the demo's); the ablations stay in the study folder
-SHIPPED = ("unet", "cfm", "cfm_residual", "ddpm", "ddpm_team")
+SHIPPED = ("unet", "cfm", "cfm_residual", "ddpm", "ddpm_team", "meanflow_residual")
 
 
 def command(m: StudyModel, store: Path, out: Path, scale: float) -> list[str]:
@@ -88,6 +95,8 @@ def command(m: StudyModel, store: Path, out: Path, scale: float) -> list[str]:
     sets.append(f"train.time_limit_minutes={m.minutes * scale:g}")
     if m.mean:
         sets.append(f"method.residual_of={out / 'runs' / m.mean / 'best.pt'}")
+    if m.init:
+        sets.append(f"train.init_from={out / 'runs' / m.init / 'best.pt'}")
     cmd = ["qpeflow", "train", "--config", f"configs/{m.config}"]
     for s in sets:
         cmd += ["--set", s]
@@ -98,10 +107,24 @@ RECORD = "record.json"
 
 
 def _aggregate(out: Path) -> dict[str, dict[str, object]]:
-    """``out/manifest.json`` from every finished run's record (runs may train in parallel streams)."""
+    """``out/manifest.json`` from every finished run's record (runs may train in parallel streams), in
+    the shipped manifest's layout (``{"checkpoints": [{name, step, train_seconds, steps_per_s,
+    validation, train_command}]}``, :mod:`qpeflow.training.export`) that ``benchmarks/results.py`` reads."""
     records = {p.parent.name: json.loads(p.read_text()) for p in sorted((out / "runs").glob(f"*/{RECORD}"))}
+    entries = [
+        {
+            "name": name,
+            "step": r["steps"],
+            "train_seconds": r["train_seconds"],
+            "steps_per_s": r["steps_per_s"],
+            "validation": {"best_step": r["best_step"], "best_loss": r["best_val_loss"]},
+            "stopped_on_plateau": r["stopped_on_plateau"],
+            "train_command": r["command"],
+        }
+        for name, r in records.items()
+    ]
     tmp = out / f".manifest.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(records, indent=1) + "\n")
+    tmp.write_text(json.dumps({"checkpoints": entries}, indent=1) + "\n")
     os.replace(tmp, out / "manifest.json")
     return records
 
@@ -132,6 +155,17 @@ def _record(m: StudyModel, cmd: str, run: Path, wall: float) -> dict[str, object
     }
 
 
+def _ship(models: list[StudyModel] | tuple[StudyModel, ...], out: Path, ship: Path) -> None:
+    """Export the kept checkpoint of every finished, shipped model (one process: the manifest is one file)."""
+    for m in models:
+        run = out / "runs" / m.name
+        if m.name not in SHIPPED or not (run / RECORD).is_file():
+            continue
+        record = json.loads((run / RECORD).read_text())
+        cmd = ["qpeflow", "export", "--checkpoint", str(run / m.select), "--name", m.name, "-o", str(ship)]
+        subprocess.run([*cmd, "--train-command", str(record["command"])], check=True, cwd=REPO)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", required=True, type=Path)
@@ -139,7 +173,15 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated model names (default: all)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every time budget")
     parser.add_argument("--ship", type=Path, default=None, help="export best checkpoints into this folder")
+    parser.add_argument(
+        "--aggregate", action="store_true", help="train nothing: rewrite STUDY/manifest.json (and --ship the models)"
+    )
     args = parser.parse_args()
+    if args.aggregate:
+        _aggregate(args.out)
+        if args.ship is not None:
+            _ship(MODELS, args.out, args.ship)
+        return
     wanted = [s for s in args.only.split(",") if s]
     known = {m.name: m for m in MODELS}
     unknown = [w for w in wanted if w not in known]
@@ -149,7 +191,7 @@ def main() -> None:
         run = args.out / "runs" / m.name
         store, out = args.store.resolve(), args.out.resolve()
         cmd = command(m, store, out, args.scale)
-        if (run / RECORD).is_file() and (run / "best.pt").is_file():
+        if (run / RECORD).is_file() and (run / m.select).is_file():
             print(f"[study] {m.name}: done before, skipped", flush=True)
             continue
         resume = ["--resume"] if (run / "checkpoint.pt").is_file() else []
@@ -159,24 +201,9 @@ def main() -> None:
         record = _record(m, portable(cmd, store, out), run, time.perf_counter() - t0)
         (run / RECORD).write_text(json.dumps(record, indent=1) + "\n")
         manifest = _aggregate(args.out)
-        if args.ship is not None and m.name in SHIPPED:
-            subprocess.run(
-                [
-                    "qpeflow",
-                    "export",
-                    "--checkpoint",
-                    str(run / "best.pt"),
-                    "--name",
-                    m.name,
-                    "-o",
-                    str(args.ship),
-                    "--train-command",
-                    portable(cmd, store, out),
-                ],
-                check=True,
-                cwd=REPO,
-            )
     manifest = _aggregate(args.out)
+    if args.ship is not None:
+        _ship([known[w] for w in wanted] if wanted else MODELS, args.out, args.ship)
     total = sum(float(r["train_seconds"]) for r in manifest.values())
     print(f"[study] {len(manifest)} models, {total / 60:.1f} CPU-minutes of training in all", flush=True)
 

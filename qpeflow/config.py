@@ -243,6 +243,7 @@ class TrainConfig:
     val_batches: int = 4  # batches of the val split used for it (fixed samples, fixed noise)
     patience: int = 0  # stop after this many validations without improvement; 0: never
     min_delta: float = 0.0  # relative improvement that counts for the plateau rule
+    init_from: str = ""  # start from this checkpoint's EMA weights where names and shapes match
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -412,5 +413,6 @@ RESUMABLE_KEYS = frozenset(
         "train.val_batches",
         "train.patience",
         "train.min_delta",
+        "train.init_from",
     }
 )

@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 from qpeflow.config import PrepareConfig
 from qpeflow.data.archive_blocks import BlockPlan, BlockSummary, finished_block, load_block, plan_blocks, run_block
 from qpeflow.data.pairs import split_by_day
-from qpeflow.data.sevmos_prepare import _factor, coarse_grid, sevmos_files
+from qpeflow.data.sevmos_prepare import _factor, coarse_grid, sevmos_files, store_attrs
 from qpeflow.data.store import (
     SPLITS,
     StoreArrays,
@@ -210,20 +210,10 @@ def _attrs(
 ) -> dict[str, Any]:
     split_of = extra.pop("split_of")
     attrs = {
-        "source": "sevmos",
-        "infrared": "observed",
-        "simulator_version": "",
-        "simulator_params": "{}",
-        "cadence_minutes": p.cadence_minutes,
-        "resolution_km": grid.dx / 1000.0,
-        "quality_threshold": p.quality_threshold,
-        "events": json.dumps([{"event": d, "split": s} for d, s in sorted(split_of.items())]),
-        "windows_dropped_missing_slot": sum(s.dropped for s in summaries),
-        "satellite_files": json.dumps([str(f) for f in files]),
+        **store_attrs(p, grid, split_of, sum(s.dropped for s in summaries), files),
         "prepare_engine": "dask.distributed",
         "qpeflow_version": _version(),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        **grid.to_attrs(),
         **extra,
     }
     return {k: _plain(v) for k, v in attrs.items()}

@@ -142,7 +142,9 @@ class StoreDataset(torch.utils.data.Dataset):
         self.ir_mean = np.asarray(self.store_norm.mean)[self._ch]
         self.ir_std = np.asarray(self.store_norm.std)[self._ch]
         self._scale, self._shift = self._renormalisation(ir_stats)
-        self.coords = {k: ds[k].values[self.indices] for k in ("valid_time", "event", "row0", "col0", "draw") if k in ds}
+        self.coords = {
+            k: ds[k].values[self.indices] for k in ("valid_time", "event", "row0", "col0", "draw") if k in ds
+        }
         nbytes = self.indices.size * data.time_steps * len(self._ch) * self.size[0] * self.size[1] * 4
         self._in_memory = nbytes < IN_MEMORY_BYTES if in_memory is None else in_memory
         self._ds: xr.Dataset | None = None

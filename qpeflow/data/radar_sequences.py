@@ -208,8 +208,18 @@ def _sequences(families: tuple[str, ...], cfg: PrepareConfig) -> list[RainSequen
         if not events:
             log.warning("%s: no files under %s, family skipped", family, data_root() / "radar")
         for name, files in events.items():
-            out.extend(load_event(name, family, files, cfg))
+            if _needed(name, cfg):
+                out.extend(load_event(name, family, files, cfg))
     return out
+
+
+def _needed(event: str, cfg: PrepareConfig) -> bool:
+    """Whether an event must be read: always, unless its split is known by name (held-out events
+    given explicitly) and ``only_splits`` leaves it out. Sparing the reading changes no sample."""
+    if not cfg.only_splits or not (cfg.val_events or cfg.test_events):
+        return True
+    split = "test" if event in cfg.test_events else "val" if event in cfg.val_events else "train"
+    return split in cfg.only_splits
 
 
 def radar_sequences(cfg: PrepareConfig, rng: np.random.Generator) -> list[RainSequence]:

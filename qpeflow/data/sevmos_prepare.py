@@ -21,6 +21,7 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -169,7 +170,15 @@ def _write(
         channels=tuple(p.channels),
         time_in=time_in,
     )
-    attrs = {
+    return write_store(out, arrays, store_attrs(p, grid, split_of, dropped, files), overwrite=overwrite)
+
+
+def store_attrs(
+    p: PrepareConfig, grid: Grid, split_of: dict[str, str], dropped: int, files: list[Path]
+) -> dict[str, Any]:
+    """The attributes of a store built from sevmos files (serial or archive-scale): observed
+    infrared, the split of every day, the windows dropped for a missing slot, the files."""
+    return {
         "source": "sevmos",
         "infrared": "observed",
         "simulator_version": "",
@@ -182,4 +191,3 @@ def _write(
         "satellite_files": json.dumps([str(f) for f in files]),
         **grid.to_attrs(),
     }
-    return write_store(out, arrays, attrs, overwrite=overwrite)

@@ -159,6 +159,6 @@ def baseline_estimator(
         data=DataConfig(channels=("IR_108",), time_steps=1, cadence_minutes=cadence_minutes),
         sample=SampleConfig(members=1, steps=1),
     )
-    method = IRBaseline(name, 0, ir_norm.mean[c], ir_norm.std[c], rain.forward)
-    one = IRNorm((ir_norm.mean[c],), (ir_norm.std[c],))
+    one = IRNorm((ir_norm.mean[c],), (ir_norm.std[c],))  # the baseline reads IR_108 alone
+    method = IRBaseline(name, 0, one, rain.forward)
     return Estimator(cfg, ("IR_108",), (0,), cadence_minutes, one, rain, {}, "", 0, None, method, dev)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from qpeflow.data.transforms import IRNorm
 from qpeflow.errors import QpeflowError
 from qpeflow.methods.base import Estimate
 
@@ -65,20 +66,18 @@ class IRBaseline:
     Args:
         name: a key of :data:`BASELINES`.
         ir_index: position of IR_108 along cond's channel axis.
-        ir_mean, ir_std: normalisation of that channel (K).
+        ir_norm: the normalisation of cond's channels (:class:`~qpeflow.data.transforms.IRNorm`).
         to_model: rain (mm/h) -> model space.
     """
 
     x_channels = 0
     aux_channels = 0
 
-    def __init__(
-        self, name: str, ir_index: int, ir_mean: float, ir_std: float, to_model: Callable[[Tensor], Tensor]
-    ) -> None:
+    def __init__(self, name: str, ir_index: int, ir_norm: IRNorm, to_model: Callable[[Tensor], Tensor]) -> None:
         if name not in BASELINES:
             raise QpeflowError(f"baseline: unknown {name!r}; known: {sorted(BASELINES)}")
         self.label, self.fn = name, BASELINES[name]
-        self.ir_index, self.ir_mean, self.ir_std = ir_index, float(ir_mean), float(ir_std)
+        self.ir_index, self.ir_norm = ir_index, ir_norm
         self.to_model = to_model
 
     def loss(self, net: Any, batch: Any, generator: torch.Generator | None = None) -> Tensor:
@@ -88,7 +87,7 @@ class IRBaseline:
         """(B, 1, H, W) model-space rain of the formula on IR_108 (K) at the valid time; nfe = 0.
 
         NaN infrared (no data) gives NaN rain."""
-        bt = cond[:, -1, self.ir_index].double().cpu().numpy() * self.ir_std + self.ir_mean
+        bt = self.ir_norm.inverse(cond[:, -1].double().cpu().numpy())[:, self.ir_index]  # (B, H, W) K
         rain = torch.from_numpy(self.fn(bt)).to(cond.device)[:, None]
         return Estimate(self.to_model(rain.float()), 0)
 

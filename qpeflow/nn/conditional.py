@@ -7,7 +7,7 @@ method uses:
   ``x_channels == 0`` (regression);
 - t: (B,) or 0-d float, a flow time in [0, 1] or a diffusion step scaled to
   [0, 1]; regression passes zeros. A net built with ``time_inputs=2`` takes
-  (B, 2) (or (2,), broadcast): the state's time and a second scalar (MeanFlow's
+  (B, 2) (or (1, 2), broadcast): the state's time and a second scalar (MeanFlow's
   interval), see :class:`~qpeflow.nn.unet.UNet`;
 - cond: (B, T, C, H, W) normalised infrared sequence;
 - aux: (B, aux_channels, H, W) extra fields at full resolution (the regression
@@ -34,15 +34,15 @@ def _check_channels(name: str, value: Tensor | None, expected: int, batch: int) 
 
 
 def _times(t: Tensor | float, batch: int, inputs: int, device: torch.device) -> Tensor:
-    """t as (B,) float32 for one time input, (B, 2) for two; a 0-d t (one input) or a (2,) t (two) is broadcast."""
+    """t as (B,) float32 for one time input, (B, 2) for two; a 0-d t (one input) or a (1, 2) t (two) is broadcast."""
     t = torch.as_tensor(t, device=device, dtype=torch.float32)
     if inputs == 1:
         if t.ndim > 1 and t.shape[-1] != 1:
             raise QpeflowError(f"model: t has shape {tuple(t.shape)}, the network was built for 1 time input")
         return t.expand(batch) if t.ndim == 0 else t.reshape(batch)
-    if t.ndim == 0 or t.shape[-1] != inputs:
+    if t.ndim != 2 or t.shape[-1] != inputs:  # a (B,) t is never taken for one (t, h) pair
         raise QpeflowError(f"model: t has shape {tuple(t.shape)}, the network was built for {inputs} time inputs")
-    return t.expand(batch, inputs) if t.ndim == 1 else t.reshape(batch, inputs)
+    return t.expand(batch, inputs)
 
 
 class ConditionalNet(nn.Module):

@@ -115,6 +115,18 @@ def _payload(
     return payload
 
 
+def _initialise(model: torch.nn.Module, path: str) -> None:
+    """Start from another checkpoint's EMA weights where names and shapes match (e.g. a MeanFlow from
+    the trained residual CFM: the second time embedding it adds starts at zero, so the start is the CFM)."""
+    own = model.state_dict()
+    theirs = load_checkpoint(path)["ema"]
+    taken = {k: v.float() for k, v in theirs.items() if k in own and own[k].shape == v.shape}
+    if not taken:
+        raise QpeflowError(f"{path}: train.init_from shares no weight (name and shape) with this network")
+    model.load_state_dict(taken, strict=False)
+    log.info("initialised %d of %d tensors from %s", len(taken), len(own), path)
+
+
 def _setup(
     cfg: ExperimentConfig, info: DistInfo, device: torch.device, resume: bool
 ) -> tuple[TrainState, StoreDataset, dict[str, Any], float, ValidationState]:
@@ -130,6 +142,8 @@ def _setup(
     torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
     built = build(cfg, spec, payload.get("components") if payload is not None else None)
     model, method = built.net, built.method
+    if payload is None and cfg.train.init_from:
+        _initialise(model, cfg.train.init_from)
     model.to(device, memory_format=torch.channels_last)
     state = TrainState(model, model, method, make_optimizer(model, cfg.train), EMA(model, cfg.train.ema_decay), device)
     seconds = 0.0

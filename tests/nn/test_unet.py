@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from qpeflow.config import ModelConfig
 from qpeflow.errors import QpeflowError
@@ -88,3 +89,48 @@ def test_sinusoidal_embedding_values() -> None:
     assert emb.shape == (2, 8)
     torch.testing.assert_close(emb[0], torch.tensor([1.0] * 4 + [0.0] * 4))
     assert float(emb[1, 4]) == pytest.approx(torch.sin(torch.tensor(1.0)).item())  # 1000 t at frequency 1
+
+
+def test_two_time_inputs_add_a_zero_started_embedding_and_keep_one_input_nets_unchanged() -> None:
+    """time_inputs=2: t (B, 2); a fresh second embedding is 0, so a one-input net's weights load (strict=False,
+    only unet.embed2.* missing) and give the same output whatever the second scalar; the default is unchanged."""
+    one = build_network(TINY, 2, 2, 1, 0)
+    _perturb(one)
+    assert not any("embed2" in k for k in one.state_dict())
+    two = build_network(TINY, 2, 2, 1, 0, time_inputs=2)
+    missing = two.load_state_dict(one.state_dict(), strict=False).missing_keys
+    assert missing and all(k.startswith("unet.embed2.") for k in missing)
+    cond, x, t = torch.randn(2, 2, 2, 16, 16), torch.randn(2, 1, 16, 16), torch.tensor([0.2, 0.7])
+    ref = one(x, t, cond)
+    for h in (0.0, 0.5):
+        torch.testing.assert_close(two(x, torch.stack([t, torch.full_like(t, h)], 1), cond), ref)
+    _perturb(two)  # trained: the second scalar now matters, and a (1, 2) t is broadcast
+    a, b = two(x, torch.tensor([[0.2, 0.1]] * 2), cond), two(x, torch.tensor([[0.2, 0.6]] * 2), cond)
+    assert not torch.allclose(a, b)
+    torch.testing.assert_close(two(x, torch.tensor([[0.2, 0.1]]), cond), a)
+    with pytest.raises(QpeflowError, match="built for 2 time inputs"):
+        two(x, t, cond)
+    with pytest.raises(QpeflowError, match="built for 1 time input"):
+        one(x, torch.zeros(2, 2), cond)
+    with pytest.raises(QpeflowError, match="1 or 2 time inputs"):
+        build_network(TINY, 2, 2, 1, 0, time_inputs=3)
+
+
+def test_jvp_through_a_channels_last_net_matches_the_contiguous_one() -> None:
+    """Forward-mode AD (MeanFlow's JVP) through GroupNorm works on a channels-last network, with the same result
+    (attention on the math backend, as MeanFlow runs it: the fused CPU kernel has no forward-mode formula)."""
+    net = build_network(TINY, 2, 2, 1, 1, time_inputs=2)
+    _perturb(net)
+    cond, aux, z, v = (torch.randn(2, *s) for s in ((2, 2, 16, 16), (1, 16, 16), (1, 16, 16), (1, 16, 16)))
+    times, tangent = torch.tensor([[0.3, 0.4], [0.6, 0.1]]), torch.tensor([[1.0, -1.0]] * 2)
+
+    def jvp(memory_format: torch.memory_format) -> tuple[torch.Tensor, torch.Tensor]:
+        net.to(memory_format=memory_format)
+        cl = [a.contiguous(memory_format=memory_format) for a in (z, v, aux)]
+        with sdpa_kernel(SDPBackend.MATH):
+            return torch.func.jvp(lambda zz, tt: net(zz, tt, cond, cl[2]), (cl[0], times), (cl[1], tangent))
+
+    ref, last = jvp(torch.contiguous_format), jvp(torch.channels_last)
+    for a, b in zip(ref, last, strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-4)
+    assert float(ref[1].abs().max()) > 0

@@ -143,3 +143,17 @@ def test_ddpm_and_residual_train(store: Path, tmp_path: Path) -> None:
     assert mean["checkpoint"] == str(unet.checkpoint) and payload["components"].keys() == {"mean"}
     unet_ema = load_checkpoint(unet.checkpoint)["ema"]
     assert all(torch.equal(mean["state_dict"][k], v) for k, v in unet_ema.items())
+
+
+def test_init_from_takes_matching_weights_of_another_run(store: Path, tmp_path: Path) -> None:
+    """MeanFlow from a trained residual CFM: every shared tensor starts equal, the new time embedding at zero."""
+    unet = fit(_cfg("unet", store, tmp_path / "unet", 2))
+    res = fit(_cfg("cfm_residual", store, tmp_path / "res", 2, f"method.residual_of={unet.checkpoint}"))
+    over = (f"method.residual_of={unet.checkpoint}", f"train.init_from={res.checkpoint}", "train.lr=1e-12")
+    mf = fit(_cfg("meanflow_residual", store, tmp_path / "mf", 1, *over))
+    src, dst = load_checkpoint(res.checkpoint)["ema"], load_checkpoint(mf.checkpoint)["state_dict"]
+    shared = [k for k in src if k in dst and src[k].shape == dst[k].shape]
+    assert len(shared) == len(src) and any(k not in src for k in dst)  # all CFM tensors, plus MeanFlow's own
+    assert all(torch.allclose(src[k].float(), dst[k].float(), atol=1e-6) for k in shared)
+    with pytest.raises(QpeflowError, match="none.pt: checkpoint not found"):
+        fit(_cfg("unet", store, tmp_path / "u2", 1, f"train.init_from={tmp_path / 'none.pt'}"))

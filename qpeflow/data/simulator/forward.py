@@ -17,7 +17,8 @@ The simulated infrared is deliberately *ambiguous* about rain, as the real one i
    0.75-1.0 of the stratiform rain top) and low cloud fields (:mod:`qpeflow.data.simulator.cloud_fields`).
 4. **Radiation**: lapse rate to a tropopause temperature, semi-transparent ice,
    water vapour / CO2 / ozone absorption per channel (:mod:`qpeflow.data.simulator.channels`);
-   surface skin temperature with land/sea and a diurnal cycle.
+   surface skin temperature with land/sea (the real coast, :mod:`qpeflow.data.simulator.land_sea`,
+   on a georeferenced grid) and a diurnal cycle.
 5. **The sensor**: parallax shift of each top by ``h * tan(satellite zenith)`` away
    from the sub-satellite point (about 1.5 h northward over Europe; Vicente et al.
    2002), a Gaussian point-spread function of 4-7 km FWHM (SEVIRI's effective
@@ -43,6 +44,7 @@ from qpeflow.data.simulator.cloud_fields import (
     surface_temperature,
     threshold_cover,
 )
+from qpeflow.data.simulator.land_sea import land_fraction
 from qpeflow.data.simulator.params import PARAM_RANGES, SIMULATOR_VERSION, SimulatorParams
 from qpeflow.errors import QpeflowError
 from qpeflow.io.grid import Grid
@@ -321,7 +323,7 @@ def simulate_ir(
     Args:
         rain_sequence: (T, H, W) rain rate in mm/h on ``grid``; NaN (no radar) counts as dry.
             Give the whole event (longer than a model window) so leads/lags exist.
-        grid: the grid of the rain (used for pixel size, parallax and local solar time).
+        grid: the grid of the rain (used for pixel size, parallax, local solar time and land/sea).
         times: (T,) datetime64 valid times (UTC), strictly increasing.
         params: forward-operator parameters (draw per event with ``SimulatorParams.sample``).
         rng: all randomness (cloud fields, noise).
@@ -343,8 +345,10 @@ def simulate_ir(
     h_rain = rain_heights(smooth, dt, params, geo.res_km, rng)
     drive = lead_max(smooth, dt, params.lead_minutes)  # anvils build as the tops rise
     layers = CloudLayers(grid.shape, geo.res_km, dt, params, rng)
-    land_noise = powerlaw_noise(grid.shape, 3.5, rng)
-    land = np.clip(threshold_cover(land_noise, params.land_fraction) * 3.0, 0.0, 1.0)
+    land_noise = powerlaw_noise(grid.shape, 3.5, rng)  # drawn either way: the same random stream after it
+    land = land_fraction(grid)  # the real coast where the grid is georeferenced
+    if land is None:  # else a random pattern with params.land_fraction of land
+        land = np.clip(threshold_cover(land_noise, params.land_fraction) * 3.0, 0.0, 1.0)
     out = np.empty((rain.shape[0], len(channels)) + tuple(grid.shape), np.float32)
     anvil = None
     for t in range(rain.shape[0]):

