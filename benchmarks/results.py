@@ -277,6 +277,8 @@ def figures(study: Path, scores: dict[str, Scores], fig_dir: Path, doc_dir: Path
     build_report(report / "scores", report)
     links = []
     for png in sorted((report / "figures").glob("*.png")):
+        if png.stem == "quality_vs_nfe":  # one step count per model here: the cost axis is the steps table's
+            continue
         write_bytes(fig_dir / png.name, png.read_bytes())
         links.append(f"![{png.stem}]({Path(os.path.relpath(fig_dir / png.name, doc_dir)).as_posix()})")
     return "\n\n".join(
@@ -567,23 +569,29 @@ def discussion(scores: dict[str, Scores], draws: int) -> str:
 
 def _predict_command(a: dict[str, Any], s: Scores, pred: Path) -> str:
     """The ``qpeflow predict`` line that wrote ``pred`` (from its attributes)."""
+    fields = f" --max-samples {s.meta.get('n_fields')}" if s.meta.get("n_fields") else ""
     if not a.get("checkpoint"):
         return (
-            f"qpeflow predict --baseline {a.get('method')} --store {a.get('store')} --split {a.get('split')} -o {pred}"
+            f"qpeflow predict --baseline {a.get('method')} --store {a.get('store')} --split {a.get('split')}"
+            f"{fields} -o {pred}"
         )
     seeds = a.get("seeds")
     seed = int(seeds[0] if hasattr(seeds, "__len__") else seeds) if seeds is not None else 0
     line = f"qpeflow predict --checkpoint {a['checkpoint']} --store {a.get('store')} --split {a.get('split')}"
     line += f" --members {s.meta.get('members')} --steps {a.get('steps')} --seed {seed}"
     line += f" --sampler {a['sampler']}" if a.get("sampler") not in (None, "default", "none") else ""
-    return line + f" -o {pred}"
+    return line + f"{fields} -o {pred}"
 
 
 def commands(study: Path, scores: dict[str, Scores], out: Path, fig_dir: Path) -> str:
     """The commands that reproduce every scores file (from the predictions files they point to) and this file."""
-    lines = []
+    lines: list[str] = []
+    done: set[str] = set()
     for name, s in scores.items():
         pred = Path(str(s.meta.get("predictions", "")))
+        if str(pred) in done:  # a scores file copied under a second name (e.g. a knob row)
+            continue
+        done.add(str(pred))
         by = (s.doc.get("groups") or {}).get("by")
         try:
             with xr.open_dataset(pred) as ds:
@@ -593,7 +601,8 @@ def commands(study: Path, scores: dict[str, Scores], out: Path, fig_dir: Path) -
             lines.append(f"# {name}: predictions file {pred} not readable here: its predict command is unknown")
         lines.append(f"qpeflow evaluate {pred} -o {s.path.parent}" + (f" --by {by}" if by else ""))
     lines.append(f"python benchmarks/results.py {shlex.quote(str(study))} --out {out} --figures {fig_dir}")
-    return "```\n" + "\n".join(lines) + "\n```"
+    text = "\n".join(lines).replace(str(study.resolve()), "STUDY").replace(str(study), "STUDY")
+    return "```\n" + text + "\n```"
 
 
 def render(study: Path, out: Path, fig_dir: Path) -> str:
@@ -660,7 +669,8 @@ def main(argv: list[str] | None = None) -> int:
     except QpeflowError as exc:
         print(f"results.py: error: {exc}", file=sys.stderr)
         return 2
-    write_text(args.out, text)
+    # the document names the study folder as STUDY, wherever the study ran
+    write_text(args.out, text.replace(str(args.study.resolve()), "STUDY").replace(str(args.study), "STUDY"))
     print(f"results: {args.out}")
     return 0
 

@@ -211,7 +211,7 @@ def _describe_checkpoints(s: DemoSettings) -> list[str]:
         lines.append(
             f"  {m}: shipped {e['file']} ({e['step']} steps, best validation step "
             f"{e.get('validation', {}).get('best_step')}), trained on {data.get('source', '?')} rain + "
-            f"{data.get('infrared', '?')} infrared ({data.get('store', '?')})"
+            f"{data.get('infrared', '?')} infrared, simulator {data.get('simulator_version', '?')}"
         )
     return lines
 
@@ -245,7 +245,11 @@ def run_demo(s: DemoSettings) -> Path:
     index = build_report(scores_dir, s.out / "report")
     scores = load_scores(scores_dir)
     print("\nCheckpoints:\n" + "\n".join(_describe_checkpoints(s)))
-    print("\nData: " + data_source_text(scores)[0])
+    import xarray as xr
+
+    with xr.open_zarr(store) as ds:
+        version = ds.attrs.get("simulator_version", "")
+    print(f"\nData: {data_source_text(scores)[0]} Demo store: {store} (simulator {version or 'none'}).")
     print("\n" + table_markdown(comparison_table(scores)))
     print(f"\ndemo: done in {time.perf_counter() - t0:.0f} s; report: {index}")
     return index

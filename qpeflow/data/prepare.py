@@ -88,7 +88,9 @@ def assign_splits(events: list[str], cfg: PrepareConfig, rng: np.random.Generato
     """
     names = sorted(set(events))
     if cfg.val_events or cfg.test_events:
-        unknown = sorted((set(cfg.val_events) | set(cfg.test_events)) - set(names))
+        wanted = {"val": cfg.val_events, "test": cfg.test_events}
+        asked = {e for s, es in wanted.items() if not cfg.only_splits or s in cfg.only_splits for e in es}
+        unknown = sorted(asked - set(names))  # events of a split not built are not read (radar_sequences)
         if unknown:
             raise QpeflowError(f"prepare.val_events/test_events: unknown event(s) {unknown}; the source has {names}")
         if set(cfg.val_events) & set(cfg.test_events):

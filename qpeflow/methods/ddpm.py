@@ -81,6 +81,7 @@ class DDPM:
         if not x0_limit > 0:
             raise QpeflowError(f"method.x0_limit: must be > 0, got {x0_limit}")
         self.prediction = prediction
+        self.label = "ddpm" if prediction == "v" else "ddpm_eps"  # two DDPMs in one report stay apart
         base = SCHEDULES[schedule](diffusion_steps, **({"max_beta": max_beta} if schedule == "cosine" else {}))
         self.schedule: NoiseSchedule = zero_terminal_snr_schedule(base) if zero_terminal_snr else base
         self.x0_limit = x0_limit

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from qpeflow.config import PrepareConfig
+from qpeflow.config import DEFAULT_CHANNELS, PrepareConfig
 from qpeflow.data.pairs import match_windows, prepare_pairs, split_by_day
 from qpeflow.io import read
 from qpeflow.io.grid import Grid
@@ -52,9 +52,9 @@ def test_prepare_pairs_store(tmp_path: Path, real_data) -> None:
     ds = xr.open_zarr(summary.path)
     n = ds.sizes["sample"]
     assert n == sum(summary.counts.values()) == summary.counts["train"]
-    assert n > 0 and ds["inputs"].shape == (n, 4, 5, 32, 32) and ds["target"].shape == (n, 1, 32, 32)
+    assert n > 0 and ds["inputs"].shape == (n, 4, 7, 32, 32) and ds["target"].shape == (n, 1, 32, 32)
     assert list(ds["time_in"].values) == [-45, -30, -15, 0]
-    assert list(ds["channel"].values) == ["IR_108", "IR_120", "WV_062", "WV_073", "IR_087"]
+    assert list(ds["channel"].values) == list(DEFAULT_CHANNELS)  # the team's seven IR/WV channels
     assert ds.attrs["infrared"] == "observed" and ds.attrs["source"] == "pairs"
     assert ds.attrs["windows_dropped_missing_slot"] == 1  # the 12:15 radar field
     times = set(ds["valid_time"].values.astype("datetime64[m]").astype(str))
