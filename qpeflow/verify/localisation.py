@@ -1,7 +1,7 @@
 """Localisation randomness: how much the members of an ensemble agree on where it rains.
 
 - Member-to-member FSS (Roberts & Lean 2008 applied to pairs of members, e.g.
-  Dey et al. 2014, QJRMS 140): for each pair (i, j), i < j, the FSS of member i
+  Dey et al. 2014, Mon. Wea. Rev. 142, 4091-4107): for each pair (i, j), i < j, the FSS of member i
   against member j at ``threshold`` (5 mm/h) and ``scale`` (8 px), its sums
   accumulated over all fields; then the mean over pairs with any event. 1 when
   every member puts the rain in the same place. Windows and masks as
