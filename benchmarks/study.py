@@ -137,6 +137,7 @@ def portable(cmd: list[str], store: Path, out: Path) -> str:
 def _record(m: StudyModel, cmd: str, run: Path, wall: float) -> dict[str, object]:
     sys.path.insert(0, str(REPO))
     from qpeflow.checkpoint import load_checkpoint
+    from qpeflow.training.validate import ValidationState
 
     last = load_checkpoint(run / "checkpoint.pt")
     val = last.get("validation", {})
@@ -150,7 +151,7 @@ def _record(m: StudyModel, cmd: str, run: Path, wall: float) -> dict[str, object
         "wall_seconds_this_session": round(wall, 1),
         "best_step": val.get("best_step"),
         "best_val_loss": val.get("best_loss"),
-        "stopped_on_plateau": bool(val.get("since_best", 0) >= 4),
+        "stopped_on_plateau": ValidationState.from_payload(val).plateaued(int(last["config"]["train"]["patience"])),
         "val_history": val.get("history", []),
     }
 

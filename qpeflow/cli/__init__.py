@@ -35,6 +35,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def add_overrides(parser: argparse.ArgumentParser, example: str) -> None:
+    """The ``--set KEY=VALUE`` option (repeatable) every config-reading command shares; ``example`` for its help."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override a config setting, e.g. {example} (repeatable)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qpeflow", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from qpeflow.cli import add_overrides
 from qpeflow.cli.outputs import check_output_dir
 from qpeflow.config import load_config
 from qpeflow.errors import QpeflowError
@@ -35,14 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--chunk", type=int, default=64, help="time steps read at once")
     parser.add_argument("--config", type=Path, default=None, help="experiment YAML (its eval section is used)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="config override, e.g. eval.fss_scales=[1,4,16]",
-    )
+    add_overrides(parser, "--set eval.fss_scales=[1,4,16]")
 
 
 def run(args: argparse.Namespace) -> int:

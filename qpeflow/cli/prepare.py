@@ -15,6 +15,7 @@ import importlib
 import time
 from pathlib import Path
 
+from qpeflow.cli import add_overrides
 from qpeflow.cli.outputs import check_output_store
 from qpeflow.config import load_config
 from qpeflow.errors import QpeflowError
@@ -40,14 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-events", type=int, default=None, help="synthetic events to generate")
     parser.add_argument("--seed", type=int, default=None, help="random seed (deterministic output)")
     parser.add_argument("--config", default=None, help="experiment YAML (its 'prepare' section is used)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override, e.g. --set prepare.patches_per_frame=4 (repeatable)",
-    )
+    add_overrides(parser, "--set prepare.patches_per_frame=4")
     parser.add_argument(
         "--sat",
         "--sat-dir",

@@ -11,17 +11,12 @@ from __future__ import annotations
 
 import argparse
 
+from qpeflow.cli import add_overrides
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="experiment YAML (configs/*.yaml)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a setting, e.g. --set train.steps=10 --set data.store=S.zarr",
-    )
+    add_overrides(parser, "--set train.steps=10 --set data.store=S.zarr")
     parser.add_argument(
         "--resume", action="store_true", help="continue from <train.out>/checkpoint.pt exactly where it stopped"
     )

@@ -20,6 +20,7 @@ from qpeflow.cli import main
 from qpeflow.config import DEFAULT_CHANNELS
 from qpeflow.data.dataset import open_store
 from qpeflow.io.grid import Grid
+from tests.cli.errors import one_line_error
 from tests.paths import REPO
 from tests.writers.odim import write_odim
 from tests.writers.satip import write_satip
@@ -38,16 +39,6 @@ FRAMES = ("202312201145", "202312201200", "202312201215", "202312201230")
 RADAR_CRS = "+proj=laea +lat_0=54 +lon_0=-2 +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs"
 
 
-def _one_line_error(capsys: pytest.CaptureFixture[str], *named: object) -> str:
-    lines = capsys.readouterr().err.strip().splitlines()  # progress bars may come before it
-    err = lines[-1] if lines else ""
-    assert err.startswith("qpeflow: error: ") and not any("Traceback" in line for line in lines), lines
-    assert sum(line.startswith("qpeflow: error: ") for line in lines) == 1, lines
-    for thing in named:
-        assert str(thing) in err, err
-    return err
-
-
 def _listing(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -61,7 +52,7 @@ def test_out_that_is_no_store_is_refused_unless_overwrite(tmp_path: Path, capsys
     (sibling / "keep.txt").write_text("mine")
     before = _listing(tmp_path)
     assert main(["prepare", *SMALL, "--out", str(target)]) == 2
-    assert "is not a qpeflow store" in _one_line_error(capsys, target, "--overwrite")
+    assert "is not a qpeflow store" in one_line_error(capsys, target, "--overwrite")
     assert _listing(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["thesis", "thesis.tmp"]
     assert main(["prepare", *SMALL, "--out", str(target), "--overwrite"]) == 0
     open_store(target)
@@ -73,7 +64,7 @@ def test_out_that_is_a_file(tmp_path: Path, capsys) -> None:
     target = tmp_path / "store.zarr"
     target.write_text("a file")
     assert main(["prepare", *SMALL, "--out", str(target)]) == 2
-    assert "is a file" in _one_line_error(capsys, target)
+    assert "is a file" in one_line_error(capsys, target)
     assert target.read_text() == "a file" and sorted(p.name for p in tmp_path.iterdir()) == ["store.zarr"]
 
 
@@ -158,6 +149,6 @@ def test_pairs_names_a_bad_satellite_file(case: str, words: str, tmp_path: Path,
     bad = _bad_sat_file(sat, case)
     out = tmp_path / "pairs.zarr"
     assert main([*_pairs(sat, radar, out), "--no-progress"]) == 2
-    err = _one_line_error(capsys, bad, words)
+    err = one_line_error(capsys, bad, words)
     assert "missing" not in err and "overlap" not in err, err
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["radar", "sat"]

@@ -20,6 +20,7 @@ import torch
 from qpeflow.cli import main
 from qpeflow.config import load_config
 from qpeflow.training.fit import fit
+from tests.cli.errors import one_line_error
 from tests.paths import CONFIGS
 from tests.writers.predictions import make_predictions
 from tests.writers.satip import write_satip
@@ -39,16 +40,6 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"store": store, "ckpt": ckpt, "out": tmp / "run", "sets": [a for o in sets for a in ("--set", o)]}
 
 
-def _error(capsys: pytest.CaptureFixture[str], *named: object) -> str:
-    lines = capsys.readouterr().err.strip().splitlines()  # progress bars may come before it
-    err = lines[-1] if lines else ""
-    assert err.startswith("qpeflow: error: ") and not any("Traceback" in line for line in lines), lines
-    assert sum(line.startswith("qpeflow: error: ") for line in lines) == 1, lines
-    for thing in named:
-        assert str(thing) in err, err
-    return err
-
-
 def _listing(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
 
@@ -65,9 +56,9 @@ def test_train_refuses_an_existing_run_without_resume_or_overwrite(run: dict, ca
     assert {"checkpoint.pt", "log.csv"} <= set(before)
     cmd = ["train", "--config", str(CONFIGS / "cfm.yaml"), *run["sets"]]
     assert main(cmd) == 2
-    assert "--resume" in _error(capsys, run["out"], "--overwrite")
+    assert "--resume" in one_line_error(capsys, run["out"], "--overwrite")
     assert main([*cmd, "--resume", "--overwrite"]) == 2
-    _error(capsys, "not both")
+    one_line_error(capsys, "not both")
     assert _listing(run["out"]) == before  # log not truncated, checkpoint not replaced
 
 
@@ -118,7 +109,7 @@ def test_predict_refuses_a_damaged_checkpoint(how: str, words: str, run: dict, t
     bad = _damaged_checkpoint(run["ckpt"], tmp_path / "bad.pt", how)
     out = tmp_path / "pred.nc"
     assert main(_predict(bad, run["store"], out)) == 2
-    _error(capsys, bad, words)
+    one_line_error(capsys, bad, words)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.pt"]
 
 
@@ -127,7 +118,7 @@ def test_predict_refuses_a_store_with_a_missing_chunk(run: dict, tmp_path: Path,
     next(p for p in (store / "inputs").iterdir() if not p.name.startswith(".")).unlink()
     out = tmp_path / "pred.nc"
     assert main(_predict(run["ckpt"], store, out)) == 2
-    _error(capsys, store, "'inputs' lacks 1 of its")
+    one_line_error(capsys, store, "'inputs' lacks 1 of its")
     assert not out.exists()
 
 
@@ -135,20 +126,20 @@ def test_config_values_that_gave_tracebacks_or_passed_silently(run: dict, tmp_pa
     bad = tmp_path / "latin1.yaml"
     bad.write_bytes("train:\n  out: caf\xe9\n".encode("latin-1"))
     assert main(["train", "--config", str(bad)]) == 2
-    _error(capsys, bad, "not UTF-8")
+    one_line_error(capsys, bad, "not UTF-8")
     for override, named in [("train.lr=.nan", "train.lr"), ("data.patch=0", "data.patch"), ("train.ema_decay=5", "")]:
         assert main(["train", "--config", str(CONFIGS / "cfm.yaml"), "--set", override]) == 2
-        _error(capsys, named or "train.ema_decay", "out of range")
+        one_line_error(capsys, named or "train.ema_decay", "out of range")
     out = tmp_path / "pred.nc"
     for value in ("0", "-1"):
         assert main(_predict(run["ckpt"], run["store"], out, "--max-samples", value)) == 2
-        _error(capsys, "--max-samples")
+        one_line_error(capsys, "--max-samples")
     pred = make_predictions(tmp_path / "p.nc", n_time=2, members=2, size=16)
     scores = tmp_path / "scores"
     assert main(["evaluate", str(pred), "-o", str(scores), "--chunk", "0"]) == 2
-    _error(capsys, "--chunk")
+    one_line_error(capsys, "--chunk")
     assert main(["evaluate", str(pred), "-o", str(scores), "--set", "eval.fss_scales=[0]"]) == 2
-    _error(capsys, "eval.fss_scales")
+    one_line_error(capsys, "eval.fss_scales")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["latin1.yaml", "p.nc"]
 
 
@@ -159,21 +150,21 @@ def test_output_paths_are_checked_before_any_work(run: dict, tmp_path: Path, cap
     folder = tmp_path / "a_folder"
     folder.mkdir()
     assert main(_predict(run["ckpt"], run["store"], folder)) == 2
-    _error(capsys, folder, "is a folder")
+    one_line_error(capsys, folder, "is a folder")
     file = tmp_path / "a_file"
     file.write_text("x")
     pred = make_predictions(tmp_path / "p.nc", n_time=2, members=2, size=16)
     assert main(["evaluate", str(pred), "-o", str(file)]) == 2
-    _error(capsys, file, "is a file")
+    one_line_error(capsys, file, "is a file")
     assert main(["report", str(tmp_path), "-o", str(file / "sub")]) == 2
-    _error(capsys, file, "is a file, not a folder")
+    one_line_error(capsys, file, "is a file, not a folder")
     # estimate: the PNG path is refused before the checkpoint is even read, so no .nc is written
     out = tmp_path / "rain.nc"
     cmd = ["estimate", "--checkpoint", str(tmp_path / "absent.pt"), "--sat", str(pred), "-o", str(out)]
     assert main([*cmd, "--png", str(folder)]) == 2
-    assert "absent.pt" not in _error(capsys, folder, "--png")
+    assert "absent.pt" not in one_line_error(capsys, folder, "--png")
     assert main([*cmd, "--png", str(out)]) == 2
-    _error(capsys, "same file")
+    one_line_error(capsys, "same file")
     assert not out.exists() and file.read_text() == "x" and not any(folder.iterdir())
 
 
@@ -184,7 +175,7 @@ def test_read_only_output_folder(run: dict, tmp_path: Path, capsys, monkeypatch:
     monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == locked else real_access(p, mode))
     out = locked / "pred.nc"
     assert main(_predict(run["ckpt"], run["store"], out)) == 2  # as a non-root user with chmod 555 would see
-    _error(capsys, out, "not writable")
+    one_line_error(capsys, out, "not writable")
     assert not any(locked.iterdir())
 
 
@@ -196,7 +187,7 @@ def test_an_oserror_while_writing_is_one_line(run: dict, tmp_path: Path, capsys,
 
     monkeypatch.setattr(atomic.tempfile, "mkstemp", full_disk)
     assert main(_predict(run["ckpt"], run["store"], tmp_path / "pred.nc", "--max-samples", "1")) == 2
-    _error(capsys, "pred.nc", "No space left on device")
+    one_line_error(capsys, "pred.nc", "No space left on device")
     assert not any(tmp_path.iterdir())
 
 
@@ -243,16 +234,16 @@ def test_estimate_satellite_cases(run: dict, tmp_path: Path, capsys) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(_estimate(run["ckpt"], [str(empty)], out)) == 2
-    _error(capsys, empty, "empty folder")
+    one_line_error(capsys, empty, "empty folder")
     w4c = _w4c(tmp_path / "boxi_0015.train.reflbt0.ns.h5")
     assert main(_estimate(run["ckpt"], [str(w4c)], out)) == 2
-    _error(capsys, w4c, "no time stamps")
+    one_line_error(capsys, w4c, "no time stamps")
     nan = _frames(tmp_path / "nan", count=-1)
     assert main(_estimate(run["ckpt"], nan, out)) == 2
-    _error(capsys, nan[0], "all NaN")
+    one_line_error(capsys, nan[0], "all NaN")
     good = _frames(tmp_path / "good")
     assert main(_estimate(run["ckpt"], good, out, "--tolerance", "-5")) == 2
-    assert "apart" not in _error(capsys, "--tolerance", ">= 0")
+    assert "apart" not in one_line_error(capsys, "--tolerance", ">= 0")
     assert not out.parent.exists()
 
 
@@ -265,7 +256,7 @@ def test_evaluate_names_an_estimate_file_for_what_it_is(tmp_path: Path, capsys) 
         RainMaps(np.ones((2, 6, 8), np.float32), grid, np.datetime64("2021-06-01T12:00")), tmp_path / "rain.nc"
     )
     assert main(["evaluate", str(est), "-o", str(tmp_path / "scores")]) == 2
-    err = _error(capsys, est, "lacks ['time']", "estimate file")
+    err = one_line_error(capsys, est, "lacks ['time']", "estimate file")
     assert "no 'member' dimension" not in err
 
 
@@ -287,13 +278,13 @@ def _bom(path: Path) -> Path:
 def test_inspect_messages_name_the_file_and_the_real_problem(tmp_path: Path, capsys) -> None:
     bom = _bom(tmp_path / "310.prcp-c10.nc")
     assert main(["inspect", str(bom)]) == 2
-    _error(capsys, bom, "'proj' lacks the grid-mapping attribute")
+    one_line_error(capsys, bom, "'proj' lacks the grid-mapping attribute")
     empty = tmp_path / "comp.h5"
     empty.write_bytes(b"")
     assert main(["inspect", str(empty)]) == 2
-    assert "unknown" not in _error(capsys, empty, "empty file")
+    assert "unknown" not in one_line_error(capsys, empty, "empty file")
     nat = tmp_path / "MSG4-SEVI-MSG15-0100-NA-20231220121243.000000000Z-NA.nat"
     nat.write_bytes(b"not a native file" * 64)
     assert main(["inspect", str(nat)]) == 2
-    _error(capsys, nat)  # the .nat file itself, not its folder
+    one_line_error(capsys, nat)  # the .nat file itself, not its folder
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([bom.name, empty.name, nat.name])
