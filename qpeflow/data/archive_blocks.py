@@ -35,6 +35,7 @@ from qpeflow.data.pairs import cut_patches
 from qpeflow.data.sevmos_prepare import coarse_frame
 from qpeflow.errors import input_error
 from qpeflow.io.atomic import atomic_path, write_text
+from qpeflow.io.checksum import sha256_file
 
 BLOCK_ARRAYS = ("inputs", "target", "mask", "valid_time", "row0", "col0")
 #: netCDF4/HDF5 is not thread-safe (two threads reading at once crash the process): a worker with
@@ -89,14 +90,6 @@ def block_paths(work: Path, index: int) -> tuple[Path, Path]:
     return work / "blocks" / f"{index:05d}.npz", work / "blocks" / f"{index:05d}.json"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def finished_block(work: Path, index: int) -> BlockSummary | None:
     """The summary of block ``index`` if it was written completely and its npz is intact, else None."""
     npz, meta = block_paths(work, index)
@@ -106,7 +99,7 @@ def finished_block(work: Path, index: int) -> BlockSummary | None:
         summary = BlockSummary(**json.loads(meta.read_text()))
     except (ValueError, TypeError):
         return None
-    return summary if _sha256(npz) == summary.sha256 else None
+    return summary if sha256_file(npz) == summary.sha256 else None
 
 
 def load_block(work: Path, index: int) -> dict[str, np.ndarray]:

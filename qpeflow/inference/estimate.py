@@ -19,7 +19,6 @@ generative member has no seam where tiles overlap.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from qpeflow.inference.driver import SEEDING_RULE, Members, run_members
 from qpeflow.inference.estimator import Estimator, load_estimator
 from qpeflow.inference.rain_netcdf import RainMaps, write_rain_netcdf
 from qpeflow.inference.tiled_net import TiledNet, Tiling, tiled_mean
+from qpeflow.io.checksum import sha256_file
 from qpeflow.io.field import Field
 from qpeflow.io.grid import Grid
 from qpeflow.io.sat_sequence import Frame, Reader, checked_sequence, platform_of, read_frames
@@ -129,14 +129,6 @@ def estimate_members(estimator: Estimator, cond: np.ndarray, options: EstimateOp
     return run_members(tiled, full, [0], options.members, options.steps, options.seed, options.sampler)
 
 
-def _sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def provenance(
     checkpoint: str | Path, estimator: Any, inputs: Inputs, options: EstimateOptions, nfe: int, seconds: list[float]
 ) -> dict[str, Any]:
@@ -150,7 +142,7 @@ def provenance(
         "source": "qpeflow estimate from Meteosat SEVIRI infrared",
         "method": method,
         "checkpoint": str(checkpoint),
-        "checkpoint_sha256": _sha256(checkpoint),
+        "checkpoint_sha256": sha256_file(checkpoint),
         "data_source": str(train.get("source", "unknown")),
         "infrared": infrared,
         "training_data": train,

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from qpeflow.errors import QpeflowError
-from qpeflow.training.export import MANIFEST_NAME, read_manifest, sha256_of
+from qpeflow.io.checksum import sha256_file
+from qpeflow.training.export import MANIFEST_NAME, read_manifest
 
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
 
@@ -44,6 +45,6 @@ def check_shipped(name: str, folder: Path = SHIPPED_DIR) -> Path:
     path = folder / entry["file"]
     if not path.is_file():
         raise QpeflowError(f"{path}: shipped checkpoint missing (reinstall qpeflow)")
-    if sha256_of(path) != entry["sha256"]:
+    if sha256_file(path) != entry["sha256"]:
         raise QpeflowError(f"{path}: sha256 differs from the manifest (damaged or replaced file)")
     return path

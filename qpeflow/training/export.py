@@ -16,7 +16,6 @@ reproduces it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import torch
 from qpeflow.checkpoint import load_checkpoint, save_checkpoint
 from qpeflow.errors import QpeflowError
 from qpeflow.io.atomic import write_text
+from qpeflow.io.checksum import sha256_file
 
 MANIFEST_NAME = "manifest.json"
 
@@ -36,14 +36,6 @@ def _half(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 def _slim_components(components: dict[str, Any]) -> dict[str, Any]:
     return {name: {**part, "state_dict": _half(part["state_dict"])} for name, part in components.items()}
-
-
-def sha256_of(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _json_attr(attrs: dict[str, Any], key: str) -> Any:
@@ -89,7 +81,7 @@ def export_checkpoint(src: str | Path, out_dir: str | Path, name: str, train_com
     entry = {
         "name": name,
         "file": out.name,
-        "sha256": sha256_of(out),
+        "sha256": sha256_file(out),
         "bytes": out.stat().st_size,
         "dtype": "float16",
         "source_checkpoint": str(src),
