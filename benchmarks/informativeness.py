@@ -12,9 +12,11 @@ threshold (chosen on train for each rain threshold, applied everywhere).
 
 Usage::
 
-    python benchmarks/informativeness.py --store /work/scratch/radar.zarr [--steps 600] [--json out.json]
+    python benchmarks/informativeness.py --store /work/scratch/radar.zarr [--steps 600] [--json out.json] [--by-event]
 
-Prints one table (split, draw, threshold, learner CSI/POD/FAR/bias, GPI CSI/bias, best-IR_108 CSI).
+Prints one table (split, draw, threshold, learner CSI/POD/FAR/bias, GPI CSI/bias, best-IR_108 CSI),
+the CSI@0.1 range over draws per split, and issue 10's targets with met / MISSED (``targets:``);
+``--by-event`` adds CSI@0.1 and bias@1 per event and draw.
 The JSON holds the same numbers plus CSI at every threshold of ``--curve-thresholds`` for
 ``benchmarks/benchmark_calibration.py``. Runs in minutes on 1-2 CPU threads.
 """
@@ -168,8 +170,41 @@ def score_group(p, rain, bt, cuts, bt_cuts) -> dict[str, dict[str, list[float]]]
     return res
 
 
-def run(store: Path, steps: int, crop: int, seed: int) -> dict:
-    """Train on train, score every split and draw; the JSON-ready result."""
+def per_event(net: Reference, ds: xr.Dataset, cuts: np.ndarray, max_samples: int = 150) -> dict:
+    """event -> draw -> learner CSI@0.1, bias@0.1, bias@1 (on at most ``max_samples`` evenly
+    spaced samples of each event and draw): where a split's spread over draws comes from."""
+    ev, dr = ds["event"].values.astype(str), ds["draw"].values
+    k01, k1 = THRESHOLDS.index(0.1), THRESHOLDS.index(1.0)
+    out: dict = {}
+    for e in sorted(set(ev)):
+        for d in sorted(set(dr[ev == e])):
+            idx = np.flatnonzero((ev == e) & (dr == d))
+            p, rain, _ = probabilities(net, ds, idx[:: max(1, len(idx) // max_samples)])
+            obs = np.stack([rain >= t for t in THRESHOLDS])
+            c = Counts.zeros(len(THRESHOLDS))
+            c.add(p >= cuts[:, None], obs)
+            sc = c.scores()
+            out.setdefault(e, {})[int(d)] = {
+                "csi01": sc["csi"][k01],
+                "bias01": sc["bias"][k01],
+                "bias1": sc["bias"][k1],
+            }
+    return out
+
+
+def event_table(events: dict) -> str:
+    """One line per event: CSI@0.1 and bias@1 of each draw."""
+    lines = []
+    for e, draws in events.items():
+        csi = " ".join(f"{v['csi01']:.3f}" for v in draws.values())
+        b1 = " ".join(f"{v['bias1']:.2f}" for v in draws.values())
+        lines.append(f"{e}: CSI@0.1 per draw {csi}; bias@1 {b1}")
+    return "\n".join(lines)
+
+
+def run(store: Path, steps: int, crop: int, seed: int, by_event: bool = False) -> dict:
+    """Train on train, score every split and draw (and, with ``by_event``, every event and
+    draw: :func:`per_event`); the JSON-ready result."""
     ds = xr.open_zarr(store, chunks=None)
     split = ds["split"].values.astype(str)
     draw = ds["draw"].values if "draw" in ds else np.zeros(ds.sizes["sample"], int)
@@ -194,6 +229,8 @@ def run(store: Path, steps: int, crop: int, seed: int) -> dict:
             entry["draws"][int(d)] = score_group(p[:, s], rain[s], bt[s], cuts, bt_cuts)
         entry["wet_fraction"] = float((rain >= 0.1).mean())
         result["splits"][sp] = entry
+    if by_event:
+        result["events"] = per_event(net, ds, cuts)
     return result
 
 
@@ -226,6 +263,30 @@ def spread_line(result: dict) -> str:
     return "; ".join(parts)
 
 
+def targets_line(result: dict) -> str:
+    """Issue 10's targets, each with the measured value and met / MISSED."""
+    th = result["thresholds"]
+    k01, k1 = th.index(0.1), th.index(1.0)
+    sp = result["splits"]
+    parts = []
+
+    def mark(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    if "test" in sp:
+        t = sp["test"]["all"]
+        csi, gpi = t["learner"]["csi"][k01], t["gpi"]["csi"][k01]
+        parts.append(f"test CSI@0.1 {csi:.3f} in 0.35-0.50: {mark(0.35 <= csi <= 0.50)}")
+        draws = [g["learner"]["csi"][k01] for g in sp["test"]["draws"].values()]
+        spread = max(draws) - min(draws)
+        parts.append(f"test draw spread (max-min) {spread:.3f} <= 0.05: {mark(spread <= 0.05)}")
+        parts.append(f"GPI {csi - gpi:.3f} below at 0.1 (>= 0.08): {mark(csi - gpi >= 0.08)}")
+    for name, entry in sp.items():
+        b = entry["all"]["learner"]["bias"][k1]
+        parts.append(f"{name} bias@1 {b:.2f} in 0.7-1.4: {mark(0.7 <= b <= 1.4)}")
+    return "targets: " + "; ".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--store", required=True, type=Path)
@@ -234,14 +295,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--by-event", action="store_true", help="also score every event and draw")
     args = ap.parse_args(argv)
     if not args.store.exists():
         print(f"{args.store}: store not found", file=sys.stderr)
         return 2
     torch.set_num_threads(min(args.threads, 2))
-    result = run(args.store, args.steps, args.crop, args.seed)
+    result = run(args.store, args.steps, args.crop, args.seed, by_event=args.by_event)
     print(table(result))
+    if "events" in result:
+        print(event_table(result["events"]))
     print(spread_line(result))
+    print(targets_line(result))
     print(f"learner trained {args.steps} steps in {result['train_seconds']:.0f} s")
     if args.json is not None:
         from qpeflow.io.atomic import write_text

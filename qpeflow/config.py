@@ -166,7 +166,9 @@ class PrepareConfig:
     quality_threshold: float = 50.0  # radar pixels with quality (QIND/QUALITY/rain_quality, %) below are masked
     draws_train: int = 8  # K independent infrared draws (simulator parameters + noise) per train event
     draws_eval: int = 4  # K draws per val/test event (scores: mean and spread over draws)
-    rain_weighted: bool = True  # patch origins favour rain (qpeflow.data.prepare.patch_origins)
+    # splits whose patch origins favour rain (qpeflow.data.prepare.patch_origins); val/test stay
+    # uniform by default, so that their scores estimate the radar domain, not rain-centred crops
+    rain_weighted_splits: tuple[str, ...] = ("train",)
     simulator_version: str = ""  # "" = the installed simulator; else prepare refuses another version
     val_events: tuple[str, ...] = ()  # held-out events (else shuffled by seed with val/test_fraction)
     test_events: tuple[str, ...] = ()
@@ -337,9 +339,22 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     return cls(**kwargs)
 
 
+def _migrate(values: dict[str, Any]) -> dict[str, Any]:
+    """Keys renamed since a config or checkpoint was written, read as they mean now:
+    ``prepare.rain_weighted`` (one flag for every split) -> ``prepare.rain_weighted_splits``."""
+    prep = values.get("prepare")
+    if isinstance(prep, dict) and "rain_weighted" in prep:
+        prep = dict(prep)
+        old = prep.pop("rain_weighted")
+        prep.setdefault("rain_weighted_splits", ["train", "val", "test"] if old else [])
+        values = {**values, "prepare": prep}
+    return values
+
+
 def config_from_dict(values: dict[str, Any]) -> ExperimentConfig:
-    """Rebuild an :class:`ExperimentConfig` from nested plain values (YAML, checkpoint)."""
-    return _build(ExperimentConfig, values or {}, "")
+    """Rebuild an :class:`ExperimentConfig` from nested plain values (YAML, checkpoint);
+    keys of earlier versions are migrated (:func:`_migrate`)."""
+    return _build(ExperimentConfig, _migrate(values or {}), "")
 
 
 def config_to_dict(cfg: ExperimentConfig) -> dict[str, Any]:

@@ -216,6 +216,25 @@ def _describe_checkpoints(s: DemoSettings) -> list[str]:
     return lines
 
 
+def _simulator_mismatch(s: DemoSettings, store_version: str) -> list[str]:
+    """A warning line per shipped model trained on infrared of another simulator version than
+    the demo store's: its scores then measure a transfer between simulators, not the benchmark."""
+    if s.train or not store_version:
+        return []
+    from qpeflow.inference.shipped import SHIPPED_DIR, shipped_manifest
+
+    manifest = shipped_manifest(s.shipped or SHIPPED_DIR)
+    lines = []
+    for m in s.models:
+        trained = manifest[m].get("data", {}).get("simulator_version", "")
+        if trained and trained != store_version:
+            lines.append(
+                f"WARNING: {m} was trained on simulator {trained} infrared, the demo store is simulator "
+                f"{store_version}: its scores show a transfer between simulator versions (retrain: --train)"
+            )
+    return lines
+
+
 def run_demo(s: DemoSettings) -> Path:
     """Run every stage; returns the path of the report's index.html."""
     from qpeflow.evaluate import evaluate
@@ -250,6 +269,8 @@ def run_demo(s: DemoSettings) -> Path:
     with xr.open_zarr(store) as ds:
         version = ds.attrs.get("simulator_version", "")
     print(f"\nData: {data_source_text(scores)[0]} Demo store: {store} (simulator {version or 'none'}).")
+    for line in _simulator_mismatch(s, version):
+        print(line)
     print("\n" + table_markdown(comparison_table(scores)))
     print(f"\ndemo: done in {time.perf_counter() - t0:.0f} s; report: {index}")
     return index

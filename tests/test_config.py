@@ -60,3 +60,12 @@ def test_non_utf8_config_is_one_line(tmp_path):
     f.write_bytes("train:\n  out: caf\xe9\n".encode("latin-1"))
     with pytest.raises(QpeflowError, match="latin1.yaml: not UTF-8 text"):
         load_config(f)
+
+
+def test_configs_written_before_a_rename_still_read() -> None:
+    from qpeflow.config import config_from_dict
+
+    old = config_from_dict({"prepare": {"rain_weighted": True, "patch": 48}})
+    assert old.prepare.rain_weighted_splits == ("train", "val", "test") and old.prepare.patch == 48
+    assert config_from_dict({"prepare": {"rain_weighted": False}}).prepare.rain_weighted_splits == ()
+    assert config_from_dict({}).prepare.rain_weighted_splits == ("train",)

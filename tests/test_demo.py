@@ -81,3 +81,20 @@ def test_demo_rejects_bad_model_lists(tmp_path: Path) -> None:
         run_demo(DemoSettings(tmp_path, train=True, configs=CONFIGS, models=("cfm_residual",)))
     with pytest.raises(QpeflowError, match="unknown model"):
         run_demo(DemoSettings(tmp_path, configs=CONFIGS, models=("gan",)))
+
+
+def test_demo_warns_when_shipped_models_saw_another_simulator(tmp_path: Path, shipped: Path) -> None:
+    import shutil
+
+    from qpeflow.demo import _simulator_mismatch
+
+    copy = tmp_path / "shipped"
+    shutil.copytree(shipped, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    for entry in manifest["checkpoints"]:
+        entry.setdefault("data", {})["simulator_version"] = "2.0"
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    s = DemoSettings(tmp_path / "demo", source="synthetic", models=("unet",), shipped=copy)
+    (line,) = _simulator_mismatch(s, "3.0")
+    assert "unet was trained on simulator 2.0" in line and "3.0" in line
+    assert _simulator_mismatch(s, "2.0") == []

@@ -12,7 +12,15 @@ import xarray as xr
 from qpeflow.cli import main
 from qpeflow.config import DEFAULT_CHANNELS, PrepareConfig
 from qpeflow.data.events import RainSequence
-from qpeflow.data.prepare import _Samples, _window_ok, assign_splits, cut_patches, patch_origins, prepare
+from qpeflow.data.prepare import (
+    _Samples,
+    _window_ok,
+    assign_splits,
+    cut_patches,
+    frame_patches,
+    patch_origins,
+    prepare,
+)
 from qpeflow.data.simulator.params import SIMULATOR_VERSION
 from qpeflow.data.store import StoreArrays, write_store
 from qpeflow.errors import QpeflowError
@@ -98,6 +106,7 @@ def test_k_draws_per_event_share_the_rain_and_differ_in_infrared(store: xr.Datas
         ({"draws_train": 0}, "draws_train"),
         ({"draws_eval": 0}, "draws_eval"),
         ({"simulator_version": "0.9"}, "simulator version '0.9'"),
+        ({"rain_weighted_splits": ("training",)}, "rain_weighted_splits: unknown split"),
     ],
 )
 def test_bad_requests_are_refused_before_writing(tmp_path, kw, words) -> None:
@@ -113,6 +122,35 @@ def test_rain_weighted_origins_favour_rain() -> None:
     wet = [np.divmod(patch_origins(rain, 8, 1, True, rng)[0], 33)[0] < 10 for _ in range(300)]
     uniform = [np.divmod(patch_origins(rain, 8, 1, False, rng)[0], 33)[0] < 10 for _ in range(300)]
     assert np.mean(wet) > np.mean(uniform) + 0.2
+
+
+def test_crops_per_frame_follow_the_seen_area_with_stochastic_rounding() -> None:
+    cfg = dataclasses.replace(SMALL, patch=16, patches_per_frame=2)  # 2 crops per 4 x 16^2 seen px
+    rng = np.random.default_rng(0)
+    small = [frame_patches(cfg, 512, rng) for _ in range(4000)]  # n = 1 exactly
+    tiny = [frame_patches(cfg, 128, rng) for _ in range(4000)]  # n = 0.25: one crop a quarter of the time
+    assert set(small) == {1}
+    assert set(tiny) == {0, 1} and abs(np.mean(tiny) - 0.25) < 0.03
+    assert frame_patches(cfg, 10 * 1024, rng) == 20
+
+
+def test_eval_splits_are_cut_uniformly_and_train_rain_weighted(tmp_path) -> None:
+    cfg = dataclasses.replace(SMALL, dry_keep_fraction=1.0)
+    ds = xr.open_zarr(prepare(cfg, tmp_path / "w.zarr", progress=False).path, chunks=None)
+    assert json.loads(ds.attrs["rain_weighted_splits"]) == ["train"]
+    ev = ds["event"].values.astype(str)
+    target = ds["target"].values[:, 0]
+    wet = {e: float((target[ev == e] >= 0.1).mean()) for e in np.unique(ev)}
+    flat = dataclasses.replace(cfg, rain_weighted_splits=())
+    ds0 = xr.open_zarr(prepare(flat, tmp_path / "u.zarr", progress=False).path, chunks=None)
+    ev0, t0 = ds0["event"].values.astype(str), ds0["target"].values[:, 0]
+    split = dict(zip(ev, ds["split"].values.astype(str)))
+    train = [e for e in wet if split[e] == "train"]
+    held = [e for e in wet if split[e] != "train"]
+    # the same crops on held-out events either way; more rain in weighted train crops
+    for e in held:
+        np.testing.assert_array_equal(t0[ev0 == e], target[ev == e])
+    assert np.mean([wet[e] for e in train]) > np.mean([(t0[ev0 == e] >= 0.1).mean() for e in train])
 
 
 def _seq(rain: np.ndarray, times: np.ndarray | None = None, event: str = "e") -> RainSequence:

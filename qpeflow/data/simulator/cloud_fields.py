@@ -27,11 +27,13 @@ def _wavenumber(shape: tuple[int, int]) -> np.ndarray:
     return np.hypot(ky, kx)
 
 
-def _amplitude(shape: tuple[int, int], beta: float) -> np.ndarray:
-    """Spectral amplitude k^(-beta/2) with the mean removed, shape of rfft2 output."""
+def _amplitude(shape: tuple[int, int], beta: float, outer_px: float | None = None) -> np.ndarray:
+    """Spectral amplitude ``k^(-beta/2)``, or ``(k^2 + k0^2)^(-beta/4)`` with an outer scale
+    (``k0 = 1 / outer_px``: a von Karman spectrum, flat above the outer scale), mean removed;
+    shape of the rfft2 output."""
     k = _wavenumber(shape)
     k[0, 0] = 1.0
-    amp = k ** (-beta / 2.0)
+    amp = k ** (-beta / 2.0) if outer_px is None else (k**2 + outer_px**-2.0) ** (-beta / 4.0)
     amp[0, 0] = 0.0
     return amp
 
@@ -68,6 +70,8 @@ class EvolvingNoise:
         tau_ref_steps: lifetime (steps) of the scale ``l_ref_km``.
         rng: random generator (kept and used at every step).
         l_ref_km: reference scale for ``tau_ref_steps``.
+        outer_km: outer scale of the spectrum (:func:`_amplitude`); None = a pure power law,
+            whose variance sits in the domain-size scales (one or two blobs per scene).
     """
 
     def __init__(
@@ -79,10 +83,11 @@ class EvolvingNoise:
         tau_ref_steps: float,
         rng: np.random.Generator,
         l_ref_km: float = 64.0,
+        outer_km: float | None = None,
     ) -> None:
         self.shape = shape
         self.rng = rng
-        self.amp = _amplitude(shape, beta)
+        self.amp = _amplitude(shape, beta, None if outer_km is None else outer_km / resolution_km)
         k = _wavenumber(shape)
         scale_km = resolution_km / np.maximum(k, 1.0 / max(shape))
         tau = np.maximum(tau_ref_steps * scale_km / l_ref_km, 0.3)

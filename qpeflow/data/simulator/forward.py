@@ -3,29 +3,37 @@
 The simulated infrared is deliberately *ambiguous* about rain, as the real one is
 (DESIGN.md, "Measured lessons"):
 
-1. **Cloud tops from rain** (:func:`rain_cloud_top`): stratiform rain has tops at
-   0.45-0.65 of the tropopause height (nimbostratus, Houze 2014; about 5-8 km) with
-   1-2 km (std) of random texture, convective
-   rain climbs towards the tropopause and overshoots it with intensity; some light
-   rain falls from low warm clouds (warm rain). A cloud shield extends 8-20 km
-   beyond the rain edge (8-20 km).
-2. **Time**: tops start rising ``lead_minutes`` (10-30) before the rain and keep
+1. **Cloud tops from rain** (:func:`rain_cloud_top`): stratiform rain has its top where
+   the profile reaches ``stratiform_top_temperature_k`` (242-243 K at 1 mm/h; ice-phase
+   nimbostratus tops, Houze 2014) and it rises ``depth_km_per_decade`` (about 17 K colder
+   per decade of rain rate) with random texture; convective rain climbs towards the
+   tropopause and overshoots it with intensity; some light-to-moderate rain falls from low
+   warm clouds (warm rain) with no deep shield over it. A cloud shield extends 10-16 km
+   beyond the rain edge, and a **system shield** surrounds large systems, wider the larger
+   the system.
+   **Cloud systems that rain nothing** (:func:`rain_heights`): displaced copies of the
+   event's own rain systems with the same tops, a little lower, so that cold cloud without
+   rain beneath scales with the event's rain and looks like it.
+2. **Time**: tops start rising ``lead_minutes`` (17-23) before the rain and keep
    cooling until it arrives (:func:`lead_max`; Roberts & Rutledge 2003); convective rain
    feeds an **anvil** with memory that is carried by the upper wind, spreads and
    persists 30-150 min after the rain decays (:func:`anvil_step`).
-3. **Non-raining cloud**: independent advected, evolving cirrus, mid-level (tops at
-   0.75-1.0 of the stratiform rain top) and low cloud fields (:mod:`qpeflow.data.simulator.cloud_fields`).
+3. **Non-raining cloud**: independent advected, evolving cirrus (tops 0.5-1.5 km below the
+   tropopause), mid-level (tops at 0.85-1.0 of the stratiform rain top) and low cloud fields (:mod:`qpeflow.data.simulator.cloud_fields`).
 4. **Radiation**: lapse rate to a tropopause temperature, semi-transparent ice,
    water vapour / CO2 / ozone absorption per channel (:mod:`qpeflow.data.simulator.channels`);
    surface skin temperature with land/sea (the real coast, :mod:`qpeflow.data.simulator.land_sea`,
    on a georeferenced grid) and a diurnal cycle.
 5. **The sensor**: parallax shift of each top by ``h * tan(satellite zenith)`` away
    from the sub-satellite point (about 1.5 h northward over Europe; Vicente et al.
-   2002), a Gaussian point-spread function of 4-7 km FWHM (SEVIRI's effective
+   2002), a Gaussian point-spread function of 5-6 km FWHM (SEVIRI's effective
    footprint over Europe), radiometric noise.
 
-Parameters are drawn per infrared draw of an event (:class:`SimulatorParams`); simulate over the whole
-event sequence, then cut model windows, so that leads and lags exist.
+Parameters are drawn per infrared draw of an event (:class:`SimulatorParams`, ranges and
+sources in :data:`qpeflow.data.simulator.params.PARAM_RANGES`); simulate over the whole
+event sequence, then cut model windows, so that leads and lags exist. Version 3.0 was
+calibrated with ``benchmarks/informativeness.py`` against the real-data anchors of issue
+10 (NOTES.md, "The benchmark"), keeping the IR_108 marginals of the real Satip scene.
 """
 
 from __future__ import annotations
@@ -52,6 +60,22 @@ from qpeflow.io.grid import Grid
 __all__ = ["DEFAULT_CHANNELS", "PARAM_RANGES", "SIMULATOR_VERSION", "SimulatorParams", "simulate_ir"]
 
 _EARTH_KM, _GEO_KM = 6378.0, 35786.0
+
+#: Outer scales (km) of the random field of rain-top texture and of the warm-rain regions
+#: and non-raining cloud layers (:func:`qpeflow.data.simulator.cloud_fields._amplitude`).
+#: Without one, a k^-3 field puts its variance into one or two domain-sized blobs, so a
+#: draw's cloud cover over the rain was a lottery (CSI on one test event moved by 0.28
+#: between draws, issue 10); with them a scene holds tens of independent cloud systems.
+TOP_OUTER_KM, CLOUD_OUTER_KM = 60.0, 100.0
+
+#: The shield's top below the highest raining top within ``shield_km`` (km): the
+#: cloud around a core is thinner than the core, so light rain beside heavy rain shows
+#: a warmer top than the core does.
+SHIELD_DROP_KM = 1.0
+
+#: How much lower (km) the system shield's top is at its outer edge than where half the
+#: surroundings rain (:func:`rain_cloud_top`): shields thin and sink away from the system.
+SYSTEM_SHIELD_THINNING_KM = 2.0
 
 
 @dataclass(frozen=True)
@@ -123,6 +147,19 @@ def rain_heights(
 ) -> np.ndarray:
     """Cloud-top heights (km) of the raining cloud for every frame, with the lead applied.
 
+    **Cloud systems that do not rain at the ground.** Beside the event's rain, each frame
+    carries ``dry_system_copies`` copies of its rain systems displaced by
+    ``dry_system_offset_km`` (in opposite directions, the first one random per draw;
+    periodic) that rain nothing: the same cloud tops
+    (:func:`rain_cloud_top`), ``dry_system_drop_km`` lower. Cold cloud without rain beneath
+    is the first ambiguity of infrared rain retrieval (virga, decaying and non-precipitating
+    systems: the cold-cloud area of a system is several times its rain area, e.g. Houze
+    2014, ch. 9-11). Tying that cloud to the event's own rain keeps its amount and its look
+    (showers or fronts) in proportion to the rain in every event, so that the
+    infrared-to-rain mapping learnt on some events holds on others (independent cloud
+    fields with a fixed cover made a dry day's cold cloud mostly rainless and a wet day's
+    mostly raining: CSI 0.26 vs 0.67 on the two FMI days, issue 10).
+
     Args:
         rain: (T, H, W) smoothed rain mm/h.
     Returns:
@@ -134,13 +171,22 @@ def rain_heights(
     step_px = 0.5 * p.upper_wind_ms * dt_min * 60 / 1000 / res_km
     ang = np.deg2rad(p.upper_wind_direction_deg)
     vel = (step_px * np.cos(ang), step_px * np.sin(ang))
-    noise = [EvolvingNoise(padded, 3.0, res_km, vel, 180.0 / dt_min, rng) for _ in range(2)]
+    noise = [
+        EvolvingNoise(padded, 3.0, res_km, vel, 180.0 / dt_min, rng, outer_km=o) for o in (TOP_OUTER_KM, CLOUD_OUTER_KM)
+    ]
+    angles = rng.uniform(0, 2 * np.pi) + np.pi * np.arange(p.dry_system_copies)  # opposite directions
+    shifts = [tuple(int(round(p.dry_system_offset_km / res_km * f)) for f in (np.sin(a), np.cos(a))) for a in angles]
     out = np.empty(rain.shape, np.float32)
     for t in range(rain.shape[0]):
         h_n, w_n = (n.field() if t == 0 else n.step() for n in noise)
         crop = (slice(pad[0], pad[0] + shape[0]), slice(pad[1], pad[1] + shape[1]))
         warm = threshold_cover(w_n[crop], p.warm_rain_fraction) > 0
-        out[t] = rain_cloud_top(rain[t], h_n[crop], warm, p, res_km)
+        h_rain = rain_cloud_top(rain[t], h_n[crop], warm, p, res_km)
+        for shift in shifts:
+            h_dry = rain_cloud_top(np.roll(rain[t], shift, axis=(0, 1)), h_n[crop], warm, p, res_km)
+            h_rain = np.maximum(h_rain, np.where(h_dry > 0, h_dry - p.dry_system_drop_km, 0.0))
+        shallow = warm & (rain[t] >= 0.1) & (rain[t] < p.convective_threshold_mmh)
+        out[t] = np.where(shallow, np.minimum(h_rain, p.warm_top_km + 0.3 * h_n[crop]), h_rain)
     return lead_max(out, dt_min, p.lead_minutes).astype(np.float32)
 
 
@@ -152,19 +198,36 @@ def rain_cloud_top(
     ``h = h_s + (h_trop + overshoot c^2 - h_s) c`` with the stratiform top
     ``h_s = stratiform_top + top_texture n + depth_per_decade log10(R)`` (R in mm/h, so 1 mm/h rain has the nominal top) and the convective fraction
     ``c = clip(log(R / R_c) / log 5, 0, 1)`` (tops rise with the log of the rain rate); warm rain (where ``warm`` and c = 0) has
-    low tops. The shield (grey dilation + blur over ``shield_km``) widens the cloud.
+    low tops, and no shield of deeper cloud covers it (a region of shallow rain is a shallow-cloud regime). The shield (grey dilation + blur over ``shield_km``) widens the cloud.
+
+    The **system shield**: wherever more than ``system_shield_fraction`` of the
+    surroundings (a Gaussian of ``system_shield_scale_km``) rains, non-raining cloud with
+    tops ``system_shield_drop_km`` below the stratiform rain top (up to
+    ``SYSTEM_SHIELD_THINNING_KM`` lower at its outer edge) covers the gaps and a band around
+    the system, a band that widens with the system's size: the cloud shield of a
+    frontal or mesoscale system is several times its rain area (the frontal cloud head, the
+    precipitation-free stratiform and anvil cloud; Houze 2014, ch. 9-11), whereas an
+    isolated shower has only its ``shield_km`` rim.
     """
     r = np.maximum(drive, 0.1)
     c = np.clip(np.log(r / p.convective_threshold_mmh) / np.log(5.0), 0, 1)
     h_s = p.stratiform_top_km + p.top_texture_km * h_noise + p.depth_km_per_decade * np.log10(r)
     h = h_s + (p.tropopause_km + p.overshoot_km * c**2 - h_s) * c
-    h = np.where(warm & (c == 0), p.warm_top_km + 0.3 * h_noise, h)
+    shallow = warm & (c == 0) & (drive >= 0.1)
+    h = np.where(shallow, p.warm_top_km + 0.3 * h_noise, h)
     h = np.where(drive >= 0.1, np.maximum(h, 0.5), 0.0)
     size = max(int(round(p.shield_km / res_km)), 1)
     yy, xx = np.mgrid[-size : size + 1, -size : size + 1]
     disk = yy**2 + xx**2 <= size**2  # round shields, not squares
     shield = ndimage.gaussian_filter(ndimage.grey_dilation(h, footprint=disk), size / 2)
-    return np.maximum(h, shield - 0.5)
+    h = np.maximum(h, shield - SHIELD_DROP_KM)
+    frac = ndimage.gaussian_filter(
+        (drive >= 0.1).astype(np.float64), p.system_shield_scale_km / res_km, mode="constant"
+    )
+    thinning = SYSTEM_SHIELD_THINNING_KM * (1.0 - np.clip(frac / 0.5, 0.0, 1.0))  # lower away from the system
+    h_sys = p.stratiform_top_km - p.system_shield_drop_km - thinning + p.top_texture_km * h_noise
+    h = np.maximum(h, np.where(frac > p.system_shield_fraction, np.maximum(h_sys, 0.5), 0.0))
+    return np.where(shallow, p.warm_top_km + 0.3 * h_noise, h)  # no deep shield over shallow rain
 
 
 def anvil_step(
@@ -206,7 +269,13 @@ class CloudLayers:
         ang = np.deg2rad(p.upper_wind_direction_deg)
         self.noise = {
             n: EvolvingNoise(
-                padded, 3.0, res_km, (f * step_px * np.cos(ang), f * step_px * np.sin(ang)), 180.0 / dt_min, rng
+                padded,
+                3.0,
+                res_km,
+                (f * step_px * np.cos(ang), f * step_px * np.sin(ang)),
+                180.0 / dt_min,
+                rng,
+                outer_km=CLOUD_OUTER_KM,
             )
             for n, f in zip(self.NAMES, self.WIND_FACTOR)
         }
@@ -255,7 +324,7 @@ def build_scene(
     tau_ci = p.cirrus_optical_depth * threshold_cover(layers["cirrus"], p.cirrus_cover)
     h_an = p.tropopause_km - 0.5
     tau = tau_ci + anvil
-    h_ci = min(p.cirrus_top_km, p.tropopause_km - 0.3)  # cirrus stays below the tropopause
+    h_ci = p.tropopause_km - p.cirrus_below_tropopause_km  # tied to the tropopause: the same look in every draw
     h_hi = (tau_ci * h_ci + anvil * h_an) / np.maximum(tau, 1e-6)
     e_hi = np.where(h_hi > h_o + 0.5, 1.0 - np.exp(-tau), 0.0)
     h_vis = np.maximum(h_o, np.where(e_hi > 0.3, h_hi, 0.0))

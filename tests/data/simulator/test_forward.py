@@ -15,7 +15,16 @@ from qpeflow.errors import QpeflowError
 from qpeflow.io.regrid import equal_area_grid
 
 N = 48
-CLEAR = dict(cirrus_cover=0.0, midcloud_cover=0.0, lowcloud_cover=0.0, anvil_gain=0.0, noise_scale=0.0)
+# no cloud but the rain's own: no independent layers, anvils, rainless systems or system shield
+CLEAR = dict(
+    cirrus_cover=0.0,
+    midcloud_cover=0.0,
+    lowcloud_cover=0.0,
+    anvil_gain=0.0,
+    noise_scale=0.0,
+    dry_system_copies=0,
+    system_shield_fraction=1.0,
+)
 
 
 def _times(n: int, start: str = "2021-06-01T00:00") -> np.ndarray:
@@ -139,3 +148,43 @@ def test_bad_input_is_a_clear_error() -> None:
         simulate_ir(np.zeros((3, N, N)), GRID, _times(3), p, np.random.default_rng(0), ("IR_999",))
     with pytest.raises(QpeflowError, match="increase"):
         simulate_ir(np.zeros((3, N, N)), GRID, _times(3)[::-1], p, np.random.default_rng(0))
+
+
+def _stratiform(surface_k: float, **kw) -> np.ndarray:
+    """IR_108 (K) of a 1 mm/h stratiform band filling the middle third of the grid (last frame)."""
+    base = dict(surface_temperature_k=surface_k, parallax_scale=0.0, top_texture_km=0.0, warm_rain_fraction=0.0)
+    p = dataclasses.replace(SimulatorParams(), **{**CLEAR, **base, **kw})
+    rain = np.zeros((4, N, N), np.float32)
+    rain[:, :, N // 3 : 2 * N // 3] = 1.0
+    return simulate_ir(rain, GRID, _times(4), p, np.random.default_rng(0), ("IR_108",))[-1, 0]
+
+
+def test_stratiform_tops_are_set_by_temperature_whatever_the_surface() -> None:
+    tops = [np.median(_stratiform(t)[:, N // 2 - 2 : N // 2 + 3]) for t in (275.0, 295.0)]
+    nominal = SimulatorParams().stratiform_top_temperature_k
+    assert all(abs(t - nominal) < 3.0 for t in tops), tops  # the same 1 mm/h look in a cold and a warm event
+    assert abs(tops[0] - tops[1]) < 2.0
+
+
+def test_rainless_copies_of_the_rain_systems_add_cold_dry_cloud() -> None:
+    kw = dict(dry_system_offset_km=64.0)  # 16 px: the copies sit beside the band, left and right
+    alone = _stratiform(285.0, **kw)
+    with_copies = _stratiform(285.0, **kw, dry_system_copies=2)
+    dry = np.ones((N, N), bool)
+    dry[:, N // 3 - 4 : 2 * N // 3 + 4] = False  # away from the band and its shield
+    assert (alone[dry] < 250).mean() < 0.05
+    assert (with_copies[dry] < 250).mean() > 0.3  # as cold as stratiform rain, and dry
+
+
+def test_the_system_shield_surrounds_large_systems_only() -> None:
+    big = _stratiform(285.0, system_shield_fraction=0.1, system_shield_scale_km=40.0)
+    far = np.zeros((N, N), bool)
+    far[:, : N // 3 - 4] = True  # 16+ km beyond the band's edge: past the ordinary shield
+    assert (big[far] < 255).mean() > 0.3
+    shower = dataclasses.replace(
+        SimulatorParams(), **{**CLEAR, "system_shield_fraction": 0.1}, parallax_scale=0.0, warm_rain_fraction=0.0
+    )
+    ir = simulate_ir(_cell(4, 1.0, radius=2), GRID, _times(4), shower, np.random.default_rng(0), ("IR_108",))[-1, 0]
+    yy, xx = np.mgrid[:N, :N]
+    ring = np.hypot(yy - N // 2, xx - N // 2) > 8  # 32 km from a 2-px shower
+    assert (ir[ring] < 255).mean() < 0.02
