@@ -253,12 +253,17 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def draw_csi(result: dict, split: str) -> list[float]:
+    """The learner's CSI@0.1 of every draw of ``split``."""
+    k = result["thresholds"].index(0.1)
+    return [g["learner"]["csi"][k] for g in result["splits"][split]["draws"].values()]
+
+
 def spread_line(result: dict) -> str:
     """Max-min of the learner's CSI@0.1 across draws, per split."""
-    k = result["thresholds"].index(0.1)
     parts = []
-    for sp, entry in result["splits"].items():
-        v = [g["learner"]["csi"][k] for g in entry["draws"].values()]
+    for sp in result["splits"]:
+        v = draw_csi(result, sp)
         parts.append(f"{sp} CSI@0.1 draws {min(v):.3f}-{max(v):.3f} (spread {max(v) - min(v):.3f})")
     return "; ".join(parts)
 
@@ -277,7 +282,7 @@ def targets_line(result: dict) -> str:
         t = sp["test"]["all"]
         csi, gpi = t["learner"]["csi"][k01], t["gpi"]["csi"][k01]
         parts.append(f"test CSI@0.1 {csi:.3f} in 0.35-0.50: {mark(0.35 <= csi <= 0.50)}")
-        draws = [g["learner"]["csi"][k01] for g in sp["test"]["draws"].values()]
+        draws = draw_csi(result, "test")
         spread = max(draws) - min(draws)
         parts.append(f"test draw spread (max-min) {spread:.3f} <= 0.05: {mark(spread <= 0.05)}")
         parts.append(f"GPI {csi - gpi:.3f} below at 0.1 (>= 0.08): {mark(csi - gpi >= 0.08)}")

@@ -185,8 +185,8 @@ def rain_heights(
         for shift in shifts:
             h_dry = rain_cloud_top(np.roll(rain[t], shift, axis=(0, 1)), h_n[crop], warm, p, res_km)
             h_rain = np.maximum(h_rain, np.where(h_dry > 0, h_dry - p.dry_system_drop_km, 0.0))
-        shallow = warm & (rain[t] >= 0.1) & (rain[t] < p.convective_threshold_mmh)
-        out[t] = np.where(shallow, np.minimum(h_rain, p.warm_top_km + 0.3 * h_n[crop]), h_rain)
+        # no rainless copy covers shallow rain either (rain_cloud_top: none of its own shields does)
+        out[t] = np.where(_shallow(rain[t], warm, p), _warm_top(h_n[crop], p), h_rain)
     return lead_max(out, dt_min, p.lead_minutes).astype(np.float32)
 
 
@@ -210,11 +210,11 @@ def rain_cloud_top(
     isolated shower has only its ``shield_km`` rim.
     """
     r = np.maximum(drive, 0.1)
-    c = np.clip(np.log(r / p.convective_threshold_mmh) / np.log(5.0), 0, 1)
+    c = _convective_fraction(r, p)
     h_s = p.stratiform_top_km + p.top_texture_km * h_noise + p.depth_km_per_decade * np.log10(r)
     h = h_s + (p.tropopause_km + p.overshoot_km * c**2 - h_s) * c
-    shallow = warm & (c == 0) & (drive >= 0.1)
-    h = np.where(shallow, p.warm_top_km + 0.3 * h_noise, h)
+    shallow = _shallow(drive, warm, p)
+    h = np.where(shallow, _warm_top(h_noise, p), h)
     h = np.where(drive >= 0.1, np.maximum(h, 0.5), 0.0)
     size = max(int(round(p.shield_km / res_km)), 1)
     yy, xx = np.mgrid[-size : size + 1, -size : size + 1]
@@ -227,7 +227,23 @@ def rain_cloud_top(
     thinning = SYSTEM_SHIELD_THINNING_KM * (1.0 - np.clip(frac / 0.5, 0.0, 1.0))  # lower away from the system
     h_sys = p.stratiform_top_km - p.system_shield_drop_km - thinning + p.top_texture_km * h_noise
     h = np.maximum(h, np.where(frac > p.system_shield_fraction, np.maximum(h_sys, 0.5), 0.0))
-    return np.where(shallow, p.warm_top_km + 0.3 * h_noise, h)  # no deep shield over shallow rain
+    return np.where(shallow, _warm_top(h_noise, p), h)  # no deep shield over shallow rain
+
+
+def _convective_fraction(r: np.ndarray, p: SimulatorParams) -> np.ndarray:
+    """``c = clip(log(R / R_c) / log 5, 0, 1)`` of :func:`rain_cloud_top`, R >= 0.1 mm/h."""
+    return np.clip(np.log(r / p.convective_threshold_mmh) / np.log(5.0), 0, 1)
+
+
+def _shallow(drive: np.ndarray, warm: np.ndarray, p: SimulatorParams) -> np.ndarray:
+    """Rain (>= 0.1 mm/h) inside the warm-rain regions that is not convective (c = 0): it falls
+    from low, warm cloud (:func:`rain_cloud_top`)."""
+    return warm & (drive >= 0.1) & (_convective_fraction(np.maximum(drive, 0.1), p) == 0)
+
+
+def _warm_top(h_noise: np.ndarray, p: SimulatorParams) -> np.ndarray:
+    """Top height (km) of shallow (warm) rain: ``warm_top_km`` with a little texture."""
+    return p.warm_top_km + 0.3 * h_noise
 
 
 def anvil_step(
