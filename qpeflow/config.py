@@ -169,6 +169,9 @@ class PrepareConfig:
     # splits whose patch origins favour rain (qpeflow.data.prepare.patch_origins); val/test stay
     # uniform by default, so that their scores estimate the radar domain, not rain-centred crops
     rain_weighted_splits: tuple[str, ...] = ("train",)
+    # every event of a split gets the same expected number of crops (qpeflow.data.prepare.event_weights),
+    # whatever its number of frames and radar size; False: every radar pixel-time weighs the same
+    balance_events: bool = True
     simulator_version: str = ""  # "" = the installed simulator; else prepare refuses another version
     val_events: tuple[str, ...] = ()  # held-out events (else shuffled by seed with val/test_fraction)
     test_events: tuple[str, ...] = ()

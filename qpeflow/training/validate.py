@@ -12,14 +12,18 @@ bias, not its jitter).
 Selection is by validation loss only, never by test scores: ``best.pt`` beside
 ``checkpoint.pt`` holds the step with the lowest validation loss. The plateau
 rule stops training after ``train.patience`` validations without an improvement
-of at least ``train.min_delta`` (relative).
+of at least ``train.min_delta`` (relative) over the loss of the last such
+improvement. The two are apart: a lower loss always becomes ``best.pt``, even
+when it is too small a gain to reset the plateau count (with one rule for both, a
+flat validation curve kept the first validation as the best: a U-Net stopped at
+step 500 shipped its step-100 weights, issue 10).
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -77,23 +81,33 @@ class Validator:
 @dataclass(frozen=True)
 class ValidationState:
     """best_loss / best_step: the lowest validation loss so far and its step; since_best:
-    validations since then; history: (step, loss) of every validation."""
+    validations since the last improvement of at least ``min_delta`` over ``ref_loss`` (the
+    plateau count); ref_loss: the loss of that improvement; history: (step, loss) of every
+    validation."""
 
     best_loss: float = math.inf
     best_step: int = -1
     since_best: int = 0
     history: tuple[tuple[int, float], ...] = field(default_factory=tuple)
+    ref_loss: float = math.inf
 
     def update(self, step: int, loss: float, min_delta: float) -> ValidationState:
         """The state after a validation at ``step``; ``improved`` tells whether it is the new best."""
         history = (*self.history, (step, loss))
-        if loss < self.best_loss * (1.0 - min_delta) or not math.isfinite(self.best_loss):
-            return ValidationState(loss, step, 0, history)
-        return replace(self, since_best=self.since_best + 1, history=history)
+        lowest = loss < self.best_loss or not math.isfinite(self.best_loss)
+        gain = loss < self.ref_loss * (1.0 - min_delta) or not math.isfinite(self.ref_loss)
+        return ValidationState(
+            loss if lowest else self.best_loss,
+            step if lowest else self.best_step,
+            0 if gain else self.since_best + 1,
+            history,
+            loss if gain else self.ref_loss,
+        )
 
     @property
     def improved(self) -> bool:
-        return self.since_best == 0 and self.best_step >= 0
+        """The last validation gave the lowest loss so far (``best.pt`` is saved)."""
+        return bool(self.history) and self.best_step == self.history[-1][0]
 
     def plateaued(self, patience: int) -> bool:
         """True once ``patience`` (> 0) validations in a row brought no improvement."""
@@ -105,6 +119,7 @@ class ValidationState:
             "best_step": self.best_step,
             "since_best": self.since_best,
             "history": [[s, v] for s, v in self.history],
+            "ref_loss": self.ref_loss if math.isfinite(self.ref_loss) else None,
         }
 
     @classmethod
@@ -112,11 +127,13 @@ class ValidationState:
         if not d:
             return cls()
         best = d.get("best_loss")
+        ref = d.get("ref_loss", best)  # checkpoints before the two rules were apart: one loss for both
         return cls(
             math.inf if best is None else float(best),
             int(d.get("best_step", -1)),
             int(d.get("since_best", 0)),
             tuple((int(s), float(v)) for s, v in d.get("history", [])),
+            math.inf if ref is None else float(ref),
         )
 
 

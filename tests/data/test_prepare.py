@@ -17,6 +17,7 @@ from qpeflow.data.prepare import (
     _window_ok,
     assign_splits,
     cut_patches,
+    event_weights,
     frame_patches,
     patch_origins,
     prepare,
@@ -88,6 +89,7 @@ def test_k_draws_per_event_share_the_rain_and_differ_in_infrared(store: xr.Datas
     ev, sp, dr = store["event"].values, store["split"].values, store["draw"].values
     contents = json.loads(store.attrs["split_contents"])
     params = json.loads(store.attrs["simulator_params"])
+    assert store.attrs["balance_events"] == 1  # the default, recorded
     for e in np.unique(ev):
         k = 2 if sp[ev == e][0] == "train" else 3
         assert len(params[e]) == k and sorted(set(dr[ev == e])) == list(range(k))
@@ -95,7 +97,9 @@ def test_k_draws_per_event_share_the_rain_and_differ_in_infrared(store: xr.Datas
         assert params[e][0] != params[e][1]  # fresh simulator parameters per draw
     e = ev[0]
     a, b = np.flatnonzero((ev == e) & (dr == 0)), np.flatnonzero((ev == e) & (dr == 1))
-    # same event, same targets are possible across draws; the infrared of a draw is its own
+    # the draws of an event share their crops and rain targets; the infrared of a draw is its own
+    for v in ("target", "mask", "valid_time", "row0", "col0"):
+        np.testing.assert_array_equal(store[v].values[a], store[v].values[b])
     assert not np.allclose(store["inputs"].values[a].mean(), store["inputs"].values[b].mean())
 
 
@@ -132,6 +136,28 @@ def test_crops_per_frame_follow_the_seen_area_with_stochastic_rounding() -> None
     assert set(small) == {1}
     assert set(tiny) == {0, 1} and abs(np.mean(tiny) - 0.25) < 0.03
     assert frame_patches(cfg, 10 * 1024, rng) == 20
+
+
+def test_event_weights_give_every_event_of_a_split_the_same_crops() -> None:
+    cfg = dataclasses.replace(SMALL, time_steps=2, cadence_minutes=15)
+    grid = equal_area_grid(5.0, 50.0, 4.0, (20, 20))
+
+    def seq(event: str, n_t: int, seen: int) -> RainSequence:
+        rain = np.full((n_t, 20, 20), np.nan, np.float32)
+        rain[:, :seen] = 1.0  # the radar sees `seen` rows
+        times = np.datetime64("2021-06-01T00:00") + np.arange(n_t) * np.timedelta64(15, "m")
+        return RainSequence(event, "test", grid, rain, times.astype("datetime64[s]"))
+
+    # a long, large event and a short, small one in train (windows end at frames 1..n-1); one in test
+    seqs = [seq("long", 9, 20), seq("short", 3, 5), seq("alone", 5, 10)]
+    w = event_weights(seqs, {"long": "train", "short": "train", "alone": "test"}, cfg)
+    s_long, s_short = 8 * 400, 2 * 100  # seen pixel-time
+    np.testing.assert_allclose([w["long"], w["short"]], [(s_long + s_short) / 2 / s for s in (s_long, s_short)])
+    assert w["long"] * s_long == pytest.approx(w["short"] * s_short)  # the same expected crops
+    assert w["alone"] == pytest.approx(1.0)  # alone in its split: unchanged
+    rng = np.random.default_rng(0)
+    cfg16 = dataclasses.replace(SMALL, patch=16, patches_per_frame=2)
+    assert np.mean([frame_patches(cfg16, 512, rng, weight=0.5) for _ in range(4000)]) == pytest.approx(0.5, abs=0.03)
 
 
 def test_eval_splits_are_cut_uniformly_and_train_rain_weighted(tmp_path) -> None:

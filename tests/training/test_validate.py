@@ -46,7 +46,9 @@ def test_plateau_stops_training_and_resume_keeps_the_record(store: Path, tmp_pat
     result = fit(load_config(CONFIGS / "unet.yaml", [*over, "train.patience=1", "train.min_delta=0.99"]))
     assert result.steps == 4
     record = load_checkpoint(result.checkpoint)["validation"]
-    assert record["best_step"] == 2 and record["since_best"] == 1 and len(record["history"]) == 2
+    losses = [v for _, v in record["history"]]
+    assert record["since_best"] == 1 and len(losses) == 2
+    assert record["best_step"] == (2 if losses[0] <= losses[1] else 4)  # the lowest, improvement or not
     resumed = fit(load_config(CONFIGS / "unet.yaml", [*over[:2], "train.steps=6", *over[3:]]), resume=True)
     history = load_checkpoint(resumed.checkpoint)["validation"]["history"]
     assert [s for s, _ in history] == [2, 4, 6]
@@ -56,9 +58,16 @@ def test_plateau_stops_training_and_resume_keeps_the_record(store: Path, tmp_pat
 def test_validation_state_rules() -> None:
     s = ValidationState().update(10, 1.0, 0.0)
     assert s.improved and s.best_step == 10
-    s = s.update(20, 0.995, 0.01)  # less than 1 % better: no improvement
-    assert not s.improved and s.since_best == 1 and s.plateaued(1) and not s.plateaued(2) and not s.plateaued(0)
-    s = s.update(30, 0.5, 0.01)
-    assert s.improved and s.best_loss == 0.5
+    s = s.update(20, 0.995, 0.01)  # less than 1 % better: the new best, but no gain for the plateau rule
+    assert s.improved and s.best_step == 20 and s.since_best == 1 and s.plateaued(1) and not s.plateaued(2)
+    assert not s.plateaued(0)
+    s = s.update(30, 0.992, 0.01)  # 0.8 % below the last gain (1.0): still counted against the plateau
+    assert s.improved and s.since_best == 2 and s.ref_loss == 1.0
+    s = s.update(40, 1.2, 0.01)
+    assert not s.improved and s.best_step == 30 and s.since_best == 3
+    s = s.update(50, 0.5, 0.01)
+    assert s.improved and s.best_loss == 0.5 and s.since_best == 0
     back = ValidationState.from_payload(s.to_payload())
     assert back == s and math.isinf(ValidationState.from_payload(None).best_loss)
+    old = {"best_loss": 0.7, "best_step": 3, "since_best": 1, "history": [[3, 0.7], [4, 0.8]]}
+    assert ValidationState.from_payload(old).ref_loss == 0.7  # a checkpoint written before ref_loss

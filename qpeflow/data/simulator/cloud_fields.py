@@ -19,6 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 
+#: Outer scales (km) of the random field of rain-top texture and of the warm-rain regions
+#: and non-raining cloud layers (:func:`_amplitude`) used by the infrared simulator.
+#: Without one, a k^-3 field puts its variance into one or two domain-sized blobs, so a
+#: draw's cloud cover over the rain was a lottery (CSI on one test event moved by 0.28
+#: between draws, issue 10); with them a scene holds tens of independent cloud systems.
+TOP_OUTER_KM, CLOUD_OUTER_KM = 60.0, 100.0
+
 
 def _wavenumber(shape: tuple[int, int]) -> np.ndarray:
     """Radial wavenumber (cycles per pixel) on the rfft2 half plane, shape (ny, nx//2+1)."""

@@ -3,19 +3,19 @@
 The simulated infrared is deliberately *ambiguous* about rain, as the real one is
 (DESIGN.md, "Measured lessons"):
 
-1. **Cloud tops from rain** (:func:`rain_cloud_top`): stratiform rain has its top where
+1. **Cloud tops from rain** (:func:`~qpeflow.data.simulator.rain_tops.rain_cloud_top`): stratiform rain has its top where
    the profile reaches ``stratiform_top_temperature_k`` (242-243 K at 1 mm/h; ice-phase
    nimbostratus tops, Houze 2014) and it rises ``depth_km_per_decade`` (about 17 K colder
    per decade of rain rate) with random texture; convective rain climbs towards the
-   tropopause and overshoots it with intensity; some light-to-moderate rain falls from low
-   warm clouds (warm rain) with no deep shield over it. A cloud shield extends 10-16 km
+   tropopause and overshoots it with intensity; some light rain falls from low
+   warm clouds (warm rain, below ``warm_rain_max_mmh``) with no deep shield over it. A cloud shield extends 10-16 km
    beyond the rain edge, and a **system shield** surrounds large systems, wider the larger
    the system.
-   **Cloud systems that rain nothing** (:func:`rain_heights`): displaced copies of the
+   **Cloud systems that rain nothing** (:func:`~qpeflow.data.simulator.rain_tops.rain_heights`): displaced copies of the
    event's own rain systems with the same tops, a little lower, so that cold cloud without
    rain beneath scales with the event's rain and looks like it.
 2. **Time**: tops start rising ``lead_minutes`` (17-23) before the rain and keep
-   cooling until it arrives (:func:`lead_max`; Roberts & Rutledge 2003); convective rain
+   cooling until it arrives (:func:`~qpeflow.data.simulator.rain_tops.lead_max`; Roberts & Rutledge 2003); convective rain
    feeds an **anvil** with memory that is carried by the upper wind, spreads and
    persists 30-150 min after the rain decays (:func:`anvil_step`).
 3. **Non-raining cloud**: independent advected, evolving cirrus (tops 0.5-1.5 km below the
@@ -31,7 +31,7 @@ The simulated infrared is deliberately *ambiguous* about rain, as the real one i
 
 Parameters are drawn per infrared draw of an event (:class:`SimulatorParams`, ranges and
 sources in :data:`qpeflow.data.simulator.params.PARAM_RANGES`); simulate over the whole
-event sequence, then cut model windows, so that leads and lags exist. Version 3.0 was
+event sequence, then cut model windows, so that leads and lags exist. Version 3.1 was
 calibrated with ``benchmarks/informativeness.py`` against the real-data anchors of issue
 10 (NOTES.md, "The benchmark"), keeping the IR_108 marginals of the real Satip scene.
 """
@@ -46,6 +46,7 @@ from scipy import ndimage
 from qpeflow.config import DEFAULT_CHANNELS
 from qpeflow.data.simulator.channels import CHANNELS, Scene, brightness_temperature, channel_radiance
 from qpeflow.data.simulator.cloud_fields import (
+    CLOUD_OUTER_KM,
     EvolvingNoise,
     cos_solar_zenith,
     powerlaw_noise,
@@ -54,28 +55,13 @@ from qpeflow.data.simulator.cloud_fields import (
 )
 from qpeflow.data.simulator.land_sea import land_fraction
 from qpeflow.data.simulator.params import PARAM_RANGES, SIMULATOR_VERSION, SimulatorParams
+from qpeflow.data.simulator.rain_tops import lead_max, rain_heights, smooth_rain
 from qpeflow.errors import QpeflowError
 from qpeflow.io.grid import Grid
 
 __all__ = ["DEFAULT_CHANNELS", "PARAM_RANGES", "SIMULATOR_VERSION", "SimulatorParams", "simulate_ir"]
 
 _EARTH_KM, _GEO_KM = 6378.0, 35786.0
-
-#: Outer scales (km) of the random field of rain-top texture and of the warm-rain regions
-#: and non-raining cloud layers (:func:`qpeflow.data.simulator.cloud_fields._amplitude`).
-#: Without one, a k^-3 field puts its variance into one or two domain-sized blobs, so a
-#: draw's cloud cover over the rain was a lottery (CSI on one test event moved by 0.28
-#: between draws, issue 10); with them a scene holds tens of independent cloud systems.
-TOP_OUTER_KM, CLOUD_OUTER_KM = 60.0, 100.0
-
-#: The shield's top below the highest raining top within ``shield_km`` (km): the
-#: cloud around a core is thinner than the core, so light rain beside heavy rain shows
-#: a warmer top than the core does.
-SHIELD_DROP_KM = 1.0
-
-#: How much lower (km) the system shield's top is at its outer edge than where half the
-#: surroundings rain (:func:`rain_cloud_top`): shields thin and sink away from the system.
-SYSTEM_SHIELD_THINNING_KM = 2.0
 
 
 @dataclass(frozen=True)
@@ -116,134 +102,6 @@ def geometry(grid: Grid, parallax_scale: float = 1.0) -> Geometry:
     res_km = float(grid.dx) / 1000.0
     scale = parallax_scale * tan_theta / res_km
     return Geometry(lon, lat, res_km, np.nan_to_num(scale * np.cos(away)), np.nan_to_num(scale * np.sin(away)))
-
-
-def smooth_rain(rain: np.ndarray, sigma_px: float = 1.0) -> np.ndarray:
-    """(T, H, W) rain with NaN as 0, smoothed in space (tops are smoother than rain), float64."""
-    return ndimage.gaussian_filter(np.nan_to_num(rain.astype(np.float64)), (0, sigma_px, sigma_px))
-
-
-def lead_max(x: np.ndarray, dt_min: float, lead_min: float) -> np.ndarray:
-    """``max_k w_k x(t + k dt)`` over the frames up to ``lead`` ahead, ``w_k = 1 - 0.6 k dt / lead``.
-
-    Applied to cloud-top heights: a cell's top starts rising ``lead`` minutes before its
-    rain and keeps rising (cooling) until the rain arrives, so cooling leads heavy rain
-    by 15-30 min (Roberts & Rutledge 2003) and the cooling over the lead time grows with
-    the final top height. Frames past the end repeat the last one.
-
-    Args:
-        x: (T, H, W).
-    """
-    n = x.shape[0]
-    out = x.astype(np.float64, copy=True)
-    for k in range(1, int(lead_min // dt_min) + 1):
-        w = 1.0 - 0.6 * k * dt_min / lead_min
-        np.maximum(out, w * x[np.minimum(np.arange(n) + k, n - 1)], out=out)
-    return out
-
-
-def rain_heights(
-    rain: np.ndarray, dt_min: float, p: SimulatorParams, res_km: float, rng: np.random.Generator
-) -> np.ndarray:
-    """Cloud-top heights (km) of the raining cloud for every frame, with the lead applied.
-
-    **Cloud systems that do not rain at the ground.** Beside the event's rain, each frame
-    carries ``dry_system_copies`` copies of its rain systems displaced by
-    ``dry_system_offset_km`` (in opposite directions, the first one random per draw;
-    periodic) that rain nothing: the same cloud tops
-    (:func:`rain_cloud_top`), ``dry_system_drop_km`` lower. Cold cloud without rain beneath
-    is the first ambiguity of infrared rain retrieval (virga, decaying and non-precipitating
-    systems: the cold-cloud area of a system is several times its rain area, e.g. Houze
-    2014, ch. 9-11). Tying that cloud to the event's own rain keeps its amount and its look
-    (showers or fronts) in proportion to the rain in every event, so that the
-    infrared-to-rain mapping learnt on some events holds on others (independent cloud
-    fields with a fixed cover made a dry day's cold cloud mostly rainless and a wet day's
-    mostly raining: CSI 0.26 vs 0.67 on the two FMI days, issue 10).
-
-    Args:
-        rain: (T, H, W) smoothed rain mm/h.
-    Returns:
-        (T, H, W) float32 km (0 = no raining cloud).
-    """
-    shape = rain.shape[1:]
-    pad = (int(0.25 * shape[0]) + 2, int(0.25 * shape[1]) + 2)
-    padded = (shape[0] + 2 * pad[0], shape[1] + 2 * pad[1])
-    step_px = 0.5 * p.upper_wind_ms * dt_min * 60 / 1000 / res_km
-    ang = np.deg2rad(p.upper_wind_direction_deg)
-    vel = (step_px * np.cos(ang), step_px * np.sin(ang))
-    noise = [
-        EvolvingNoise(padded, 3.0, res_km, vel, 180.0 / dt_min, rng, outer_km=o) for o in (TOP_OUTER_KM, CLOUD_OUTER_KM)
-    ]
-    angles = rng.uniform(0, 2 * np.pi) + np.pi * np.arange(p.dry_system_copies)  # opposite directions
-    shifts = [tuple(int(round(p.dry_system_offset_km / res_km * f)) for f in (np.sin(a), np.cos(a))) for a in angles]
-    out = np.empty(rain.shape, np.float32)
-    for t in range(rain.shape[0]):
-        h_n, w_n = (n.field() if t == 0 else n.step() for n in noise)
-        crop = (slice(pad[0], pad[0] + shape[0]), slice(pad[1], pad[1] + shape[1]))
-        warm = threshold_cover(w_n[crop], p.warm_rain_fraction) > 0
-        h_rain = rain_cloud_top(rain[t], h_n[crop], warm, p, res_km)
-        for shift in shifts:
-            h_dry = rain_cloud_top(np.roll(rain[t], shift, axis=(0, 1)), h_n[crop], warm, p, res_km)
-            h_rain = np.maximum(h_rain, np.where(h_dry > 0, h_dry - p.dry_system_drop_km, 0.0))
-        # no rainless copy covers shallow rain either (rain_cloud_top: none of its own shields does)
-        out[t] = np.where(_shallow(rain[t], warm, p), _warm_top(h_n[crop], p), h_rain)
-    return lead_max(out, dt_min, p.lead_minutes).astype(np.float32)
-
-
-def rain_cloud_top(
-    drive: np.ndarray, h_noise: np.ndarray, warm: np.ndarray, p: SimulatorParams, res_km: float
-) -> np.ndarray:
-    """Cloud-top height (km) of raining cloud, (H, W); 0 where no cloud.
-
-    ``h = h_s + (h_trop + overshoot c^2 - h_s) c`` with the stratiform top
-    ``h_s = stratiform_top + top_texture n + depth_per_decade log10(R)`` (R in mm/h, so 1 mm/h rain has the nominal top) and the convective fraction
-    ``c = clip(log(R / R_c) / log 5, 0, 1)`` (tops rise with the log of the rain rate); warm rain (where ``warm`` and c = 0) has
-    low tops, and no shield of deeper cloud covers it (a region of shallow rain is a shallow-cloud regime). The shield (grey dilation + blur over ``shield_km``) widens the cloud.
-
-    The **system shield**: wherever more than ``system_shield_fraction`` of the
-    surroundings (a Gaussian of ``system_shield_scale_km``) rains, non-raining cloud with
-    tops ``system_shield_drop_km`` below the stratiform rain top (up to
-    ``SYSTEM_SHIELD_THINNING_KM`` lower at its outer edge) covers the gaps and a band around
-    the system, a band that widens with the system's size: the cloud shield of a
-    frontal or mesoscale system is several times its rain area (the frontal cloud head, the
-    precipitation-free stratiform and anvil cloud; Houze 2014, ch. 9-11), whereas an
-    isolated shower has only its ``shield_km`` rim.
-    """
-    r = np.maximum(drive, 0.1)
-    c = _convective_fraction(r, p)
-    h_s = p.stratiform_top_km + p.top_texture_km * h_noise + p.depth_km_per_decade * np.log10(r)
-    h = h_s + (p.tropopause_km + p.overshoot_km * c**2 - h_s) * c
-    shallow = _shallow(drive, warm, p)
-    h = np.where(shallow, _warm_top(h_noise, p), h)
-    h = np.where(drive >= 0.1, np.maximum(h, 0.5), 0.0)
-    size = max(int(round(p.shield_km / res_km)), 1)
-    yy, xx = np.mgrid[-size : size + 1, -size : size + 1]
-    disk = yy**2 + xx**2 <= size**2  # round shields, not squares
-    shield = ndimage.gaussian_filter(ndimage.grey_dilation(h, footprint=disk), size / 2)
-    h = np.maximum(h, shield - SHIELD_DROP_KM)
-    frac = ndimage.gaussian_filter(
-        (drive >= 0.1).astype(np.float64), p.system_shield_scale_km / res_km, mode="constant"
-    )
-    thinning = SYSTEM_SHIELD_THINNING_KM * (1.0 - np.clip(frac / 0.5, 0.0, 1.0))  # lower away from the system
-    h_sys = p.stratiform_top_km - p.system_shield_drop_km - thinning + p.top_texture_km * h_noise
-    h = np.maximum(h, np.where(frac > p.system_shield_fraction, np.maximum(h_sys, 0.5), 0.0))
-    return np.where(shallow, _warm_top(h_noise, p), h)  # no deep shield over shallow rain
-
-
-def _convective_fraction(r: np.ndarray, p: SimulatorParams) -> np.ndarray:
-    """``c = clip(log(R / R_c) / log 5, 0, 1)`` of :func:`rain_cloud_top`, R >= 0.1 mm/h."""
-    return np.clip(np.log(r / p.convective_threshold_mmh) / np.log(5.0), 0, 1)
-
-
-def _shallow(drive: np.ndarray, warm: np.ndarray, p: SimulatorParams) -> np.ndarray:
-    """Rain (>= 0.1 mm/h) inside the warm-rain regions that is not convective (c = 0): it falls
-    from low, warm cloud (:func:`rain_cloud_top`)."""
-    return warm & (drive >= 0.1) & (_convective_fraction(np.maximum(drive, 0.1), p) == 0)
-
-
-def _warm_top(h_noise: np.ndarray, p: SimulatorParams) -> np.ndarray:
-    """Top height (km) of shallow (warm) rain: ``warm_top_km`` with a little texture."""
-    return p.warm_top_km + 0.3 * h_noise
 
 
 def anvil_step(
@@ -328,7 +186,7 @@ def build_scene(
     """Assemble one frame's two-layer scene (see :class:`qpeflow.data.simulator.channels.Scene`).
 
     Args:
-        h_rain: (H, W) raining-cloud top height (km), from :func:`rain_heights`.
+        h_rain: (H, W) raining-cloud top height (km), from :func:`~qpeflow.data.simulator.rain_tops.rain_heights`.
         anvil: (H, W) anvil optical depth, from :func:`anvil_step`.
     """
     mid = threshold_cover(layers["mid"], p.midcloud_cover)

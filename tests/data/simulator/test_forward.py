@@ -150,12 +150,12 @@ def test_bad_input_is_a_clear_error() -> None:
         simulate_ir(np.zeros((3, N, N)), GRID, _times(3)[::-1], p, np.random.default_rng(0))
 
 
-def _stratiform(surface_k: float, **kw) -> np.ndarray:
-    """IR_108 (K) of a 1 mm/h stratiform band filling the middle third of the grid (last frame)."""
+def _stratiform(surface_k: float, rate: float = 1.0, **kw) -> np.ndarray:
+    """IR_108 (K) of a ``rate`` mm/h stratiform band filling the middle third of the grid (last frame)."""
     base = dict(surface_temperature_k=surface_k, parallax_scale=0.0, top_texture_km=0.0, warm_rain_fraction=0.0)
     p = dataclasses.replace(SimulatorParams(), **{**CLEAR, **base, **kw})
     rain = np.zeros((4, N, N), np.float32)
-    rain[:, :, N // 3 : 2 * N // 3] = 1.0
+    rain[:, :, N // 3 : 2 * N // 3] = rate
     return simulate_ir(rain, GRID, _times(4), p, np.random.default_rng(0), ("IR_108",))[-1, 0]
 
 
@@ -164,6 +164,14 @@ def test_stratiform_tops_are_set_by_temperature_whatever_the_surface() -> None:
     nominal = SimulatorParams().stratiform_top_temperature_k
     assert all(abs(t - nominal) < 3.0 for t in tops), tops  # the same 1 mm/h look in a cold and a warm event
     assert abs(tops[0] - tops[1]) < 2.0
+
+
+def test_only_light_rain_falls_from_warm_shallow_cloud() -> None:
+    band = (slice(None), slice(N // 2 - 2, N // 2 + 3))
+    light, moderate = (np.median(_stratiform(285.0, r, warm_rain_fraction=1.0)[band]) for r in (0.5, 3.0))
+    p = SimulatorParams()
+    assert light > p.cloud_top_temperature(p.warm_top_km + 0.5)  # everywhere a warm-rain region: a low top
+    assert p.warm_rain_max_mmh <= 3.0 and moderate < p.stratiform_top_temperature_k  # 3 mm/h: a deep ice top
 
 
 def test_rainless_copies_of_the_rain_systems_add_cold_dry_cloud() -> None:
