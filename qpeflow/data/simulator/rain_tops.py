@@ -70,10 +70,12 @@ def rain_heights(
     fields with a fixed cover made a dry day's cold cloud mostly rainless and a wet day's
     mostly raining: CSI 0.26 vs 0.67 on the two FMI days, issue 10).
 
-    The event's own cloud (its rain's tops and shields, with the lead) takes precedence:
-    the rainless systems fill only where it has none, as separate systems do. (With the
-    higher top winning, the copies hid the cooling of growing cells: 0.6 K over 30 min
-    instead of 7 K without copies, ``tests/data/simulator/test_calibration.py``.)
+    The event's own cloud (its rain's tops and shields, with the lead) hides the rainless
+    systems, as separate systems do not overlap: fully where its top reaches half the 1 mm/h
+    stratiform top height (and over shallow rain), fading to nothing over the thin fringe of
+    its shield, ``h = max(h_own, (1 - clip(2 h_own / h_s1, 0, 1)) h_copies)``. (With the
+    higher top winning everywhere, the copies hid the cooling of growing cells: 0.6 K over
+    30 min instead of 7 K without copies, ``tests/data/simulator/test_calibration.py``.)
 
     Args:
         rain: (T, H, W) smoothed rain mm/h.
@@ -92,18 +94,23 @@ def rain_heights(
     angles = rng.uniform(0, 2 * np.pi) + 2 * np.pi / max(p.dry_system_copies, 1) * np.arange(p.dry_system_copies)
     shifts = [tuple(int(round(p.dry_system_offset_km / res_km * f)) for f in (np.sin(a), np.cos(a))) for a in angles]
     own, dry = np.empty(rain.shape, np.float32), np.empty(rain.shape, np.float32)
+    shallow = np.zeros(rain.shape, bool)
     for t in range(rain.shape[0]):
         h_n, w_n = (n.field() if t == 0 else n.step() for n in noise)
         crop = (slice(pad[0], pad[0] + shape[0]), slice(pad[1], pad[1] + shape[1]))
         warm = threshold_cover(w_n[crop], p.warm_rain_fraction) > 0
-        own[t] = rain_cloud_top(rain[t], h_n[crop], warm, p, res_km)  # shallow rain keeps its low top
+        own[t] = rain_cloud_top(rain[t], h_n[crop], warm, p, res_km)
+        shallow[t] = _shallow(rain[t], warm, p)
         dry[t] = 0.0
         for shift in shifts:
             h_dry = rain_cloud_top(np.roll(rain[t], shift, axis=(0, 1)), h_n[crop], warm, p, res_km)
             dry[t] = np.maximum(dry[t], np.where(h_dry > 0, h_dry - p.dry_system_drop_km, 0.0))
-    own = lead_max(own, dt_min, p.lead_minutes)
-    out = np.where(own > 0, own, lead_max(dry, dt_min, p.lead_minutes))
-    return out.astype(np.float32)
+    own, dry = lead_max(own, dt_min, p.lead_minutes), lead_max(dry, dt_min, p.lead_minutes)
+    # how much of a copy the event's own cloud hides: all of it where that cloud's top reaches half
+    # the 1 mm/h stratiform top or is shallow rain's, less over its shield's thinning fringe (a hard
+    # rule cut warm rings into the copies along the fringe)
+    hide = np.where(shallow, 1.0, np.clip(2.0 * own / p.stratiform_top_km, 0.0, 1.0))
+    return np.maximum(own, (1.0 - hide) * dry).astype(np.float32)
 
 
 def rain_cloud_top(
