@@ -166,6 +166,11 @@ def _window_ok(times: np.ndarray, t: int, cfg: PrepareConfig) -> bool:
     return bool(np.all(dt == cfg.cadence_minutes * 60))
 
 
+def window_ends(seq: RainSequence, cfg: PrepareConfig) -> list[int]:
+    """The frames of ``seq`` that end a complete, gap-free model window (:func:`_window_ok`)."""
+    return [t for t in seq.valid_range if _window_ok(seq.times, t, cfg)]
+
+
 def patch_origins(rain: np.ndarray, p: int, n: int, weighted: bool, rng: np.random.Generator) -> np.ndarray:
     """``n`` distinct crop origins (flat indices over the ``(ny-p+1) x (nx-p+1)`` origins).
 
@@ -208,7 +213,7 @@ def event_weights(seqs: list[RainSequence], split: dict[str, str], cfg: PrepareC
     """
     seen: dict[str, float] = {}
     for seq in seqs:
-        frames = [t for t in seq.valid_range if _window_ok(seq.times, t, cfg)]
+        frames = window_ends(seq, cfg)
         seen[seq.event] = seen.get(seq.event, 0.0) + float(sum(np.isfinite(seq.rain[t]).sum() for t in frames))
     out = {}
     for e, s in seen.items():
@@ -240,9 +245,7 @@ def cut_patches(
         log.warning("%s: grid %s smaller than the patch %d, skipped", seq.event, seq.grid.shape, p)
         return 0
     added = 0
-    for t in seq.valid_range:
-        if not _window_ok(seq.times, t, cfg):
-            continue
+    for t in window_ends(seq, cfg):
         frame = seq.rain[t]
         n = frame_patches(cfg, int(np.isfinite(frame).sum()), rng, weight)
         picks = patch_origins(frame, p, n, weighted, rng)
