@@ -35,18 +35,23 @@ def figure(result: dict) -> plt.Figure:
         for name, colour in (("learner", "C0"), ("gpi", "C3"), ("best_ir108", "C2")):
             ax.plot(th, e["all"][name]["csi"], "o-", color=colour, label=name.replace("_", " "))
             per = np.array([g[name]["csi"] for g in e["draws"].values()], float)
-            ax.fill_between(th, np.nanmin(per, 0), np.nanmax(per, 0), color=colour, alpha=0.2, lw=0)
+            seen = np.isfinite(per).any(0)  # no rain above a threshold in this split: no band there
+            lo, hi = (f(per[:, seen], 0) for f in (np.nanmin, np.nanmax))
+            ax.fill_between(th[seen], lo, hi, color=colour, alpha=0.2, lw=0)
         for (label, v), ls in zip(ANCHORS.items(), ("--", ":")):
             ax.plot([0.1], [v], marker="*" if ls == "--" else "X", ms=12, color="k", ls="none", label=label)
         ax.axhspan(0.35, 0.50, xmax=0.12, color="0.8", alpha=0.5, label="target @0.1 (0.35-0.50)")
         ax.set_xscale("log")
         ax.set_xlabel("threshold (mm/h)")
-        ax.set_title(f"{sp}: {len(e['draws'])} IR draws, wet {e['wet_fraction']:.2f}")
+        events = e.get("events", [])
+        which = events[0] if len(events) == 1 else f"{len(events)} events" if events else sp
+        ax.set_title(f"{sp} ({which}): {len(e['draws'])} IR draws, wet {e['wet_fraction']:.2f}", fontsize=10)
         ax.grid(alpha=0.3)
     np.atleast_1d(axes)[0].set_ylabel("CSI")
-    np.atleast_1d(axes)[0].legend(fontsize=7, loc="upper right")
+    handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=len(labels), frameon=False)
     fig.suptitle("Reference learner vs GPI on real radar rain + SIMULATED infrared (band: spread over draws)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 

@@ -54,10 +54,14 @@ DEMO_MODELS: dict[str, DemoModel] = {
     "meanflow_residual": DemoModel("meanflow_residual.yaml", (("euler", 1), ("euler", 2))),
 }
 
-#: the radar benchmark's held-out events: FMI's stratiform day is the test, a light FMI day the
-#: validation, so that training sees both the stratiform (KNMI) and the convective (BoM) rain
+#: the radar benchmark's held-out events (NOTES.md, issue 10): FMI's frontal day is the test, BoM's
+#: convective day the validation, so training (KNMI, MeteoSwiss, FMI's showery day) is one rain regime
+#: and both held-out days test transfer. With BoM in training and FMI's showery day as validation, the
+#: one convective training day set where a learner's 1 mm/h cut fell (over-forecast on BoM, under on the
+#: frontal days: test bias@1 0.74), and the showery day's rain >= 1 mm/h is below the infrared's
+#: resolution (bias@1 0.07 whatever the simulator). The cost: no rain >= 10 mm/h in training.
 BENCHMARK_TEST_EVENTS = ("fmi-20160928",)
-BENCHMARK_VAL_EVENTS = ("fmi-20170509",)
+BENCHMARK_VAL_EVENTS = ("bom-20201031",)
 
 #: literature baselines predicted beside the models (``qpeflow predict --baseline``)
 DEMO_BASELINES = ("gpi", "autoestimator")

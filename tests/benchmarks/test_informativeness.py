@@ -47,6 +47,9 @@ def test_check_runs_on_a_tiny_store_and_scores_every_split_and_draw(tmp_path) ->
                 csi = np.array(g[name]["csi"], float)
                 assert np.all((csi[np.isfinite(csi)] >= 0) & (csi[np.isfinite(csi)] <= 1))
     assert inf.table(result).count("\n") > 10 and "targets:" in inf.targets_line(result)
-    assert sorted(result["events"]) == sorted(set(xr.open_zarr(store)["event"].values.astype(str)))
+    ds = xr.open_zarr(store)
+    assert sorted(result["events"]) == sorted(set(ds["event"].values.astype(str)))
+    for sp, entry in result["splits"].items():  # each split names the events it holds
+        assert entry["events"] == sorted(set(ds["event"].values[ds["split"].values == sp].astype(str)))
     assert all(sorted(d) == [0, 1] for d in result["events"].values())
     assert len(inf.event_table(result["events"]).splitlines()) == len(result["events"])

@@ -73,7 +73,7 @@ def test_gpi_misses_stratiform_rain_on_the_radar_test_event(real_data, tmp_path)
         patches_per_frame=1,
         draws_eval=1,
         test_events=("fmi-20160928",),
-        val_events=("fmi-20170509",),
+        val_events=("bom-20201031",),
         only_splits=("test",),
     )
     ds = xr.open_zarr(prepare(cfg, tmp_path / "r.zarr", progress=False).path, chunks=None)
