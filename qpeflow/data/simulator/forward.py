@@ -31,7 +31,7 @@ The simulated infrared is deliberately *ambiguous* about rain, as the real one i
 
 Parameters are drawn per infrared draw of an event (:class:`SimulatorParams`, ranges and
 sources in :data:`qpeflow.data.simulator.params.PARAM_RANGES`); simulate over the whole
-event sequence, then cut model windows, so that leads and lags exist. Version 3.2 was
+event sequence, then cut model windows, so that leads and lags exist. Version 3.3 was
 calibrated with ``benchmarks/informativeness.py`` (a converged reference learner) against
 the real-data anchors of issue 10 (NOTES.md, "The benchmark"), keeping the IR_108
 marginals of the real Satip scene.

