@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 
 #: Version of the forward operator; stored in every prepared store.
-#: 3.3: a deep cell's shield covers its own light-rain fringe inside warm-rain regions (was a warm top there);
+#: 3.3: a convective cell's shield covers its own light-rain fringe inside warm-rain regions (was a warm top);
 #: 3.3 stores differ from 3.2 ones.
 #: 3.2: warm-rain regions 40-50 % of the area (was 25-35 %), non-raining mid-level cloud 12-18 % (was 5-10 %),
 #: stratiform top texture 0.65-0.75 km (was 0.45-0.55): tuned to a converged reference learner (issue 10);
@@ -76,7 +76,7 @@ PARAM_RANGES: dict[str, tuple[float, float]] = {
     # area where light rain (< warm_rain_max_mmh) falls from low, warm clouds: the upper end of what is
     # seen (warm rain is a third to a half of rain occurrence over mid-latitude oceans, less over land,
     # Mülmenstädt et al. 2015), set so that a converged reference learner's test CSI@0.1 stays in the
-    # anchor band (0.25-0.35: 0.512 with the 3.2 layout, 0.40-0.50: 0.497; issue 10, NOTES.md)
+    # anchor band (with BoM in training: 0.25-0.35 gave 0.523, 0.35-0.45 0.506, 0.40-0.50 0.488; issue 10, NOTES.md)
     "warm_rain_fraction": (0.4, 0.5),
     "warm_top_km": (2.0, 3.0),
     "shield_km": (10.0, 16.0),  # cloud shield beyond the rain edge

@@ -143,10 +143,12 @@ def rain_cloud_top(
     size = max(int(round(p.shield_km / res_km)), 1)
     yy, xx = np.mgrid[-size : size + 1, -size : size + 1]
     disk = yy**2 + xx**2 <= size**2  # round shields, not squares
-    shield = ndimage.gaussian_filter(ndimage.grey_dilation(h, footprint=disk), size / 2) - SHIELD_DROP_KM
-    h = np.maximum(h, shield)
-    deep = np.where(c > 0, h, 0.0)  # convective cells only
-    convective_shield = ndimage.gaussian_filter(ndimage.grey_dilation(deep, footprint=disk), size / 2) - SHIELD_DROP_KM
+
+    def shield(tops: np.ndarray) -> np.ndarray:
+        return ndimage.gaussian_filter(ndimage.grey_dilation(tops, footprint=disk), size / 2) - SHIELD_DROP_KM
+
+    h = np.maximum(h, shield(h))
+    convective_shield = shield(np.where(c > 0, h, 0.0))  # convective cells only
     frac = ndimage.gaussian_filter(
         (drive >= 0.1).astype(np.float64), p.system_shield_scale_km / res_km, mode="constant"
     )

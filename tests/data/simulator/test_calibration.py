@@ -28,6 +28,7 @@ from qpeflow.data.simulator.calibration import (
     read_satip,
     winter_scene,
 )
+from qpeflow.demo import BENCHMARK_TEST_EVENTS, BENCHMARK_VAL_EVENTS
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +73,8 @@ def test_gpi_misses_stratiform_rain_on_the_radar_test_event(real_data, tmp_path)
         patch=48,
         patches_per_frame=1,
         draws_eval=1,
-        test_events=("fmi-20160928",),
-        val_events=("bom-20201031",),
+        test_events=BENCHMARK_TEST_EVENTS,
+        val_events=BENCHMARK_VAL_EVENTS,
         only_splits=("test",),
     )
     ds = xr.open_zarr(prepare(cfg, tmp_path / "r.zarr", progress=False).path, chunks=None)
